@@ -1,0 +1,48 @@
+/* String helpers shared by every module. */
+#ifndef WH_CORE_STR_H
+#define WH_CORE_STR_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/* A growable NUL-terminated buffer. Zero-initialised is a valid empty buffer. */
+typedef struct wh_strbuf {
+  char *data; /* NULL until the first append */
+  size_t len, cap;
+} wh_strbuf;
+
+int wh_strbuf_append(wh_strbuf *b, const char *s, size_t n);
+int wh_strbuf_puts(wh_strbuf *b, const char *s);
+int wh_strbuf_putc(wh_strbuf *b, char c);
+int wh_strbuf_printf(wh_strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Returns the contents ("" when empty) and hands ownership to the caller. */
+char *wh_strbuf_take(wh_strbuf *b);
+void wh_strbuf_free(wh_strbuf *b);
+const char *wh_strbuf_cstr(const wh_strbuf *b); /* "" when empty; borrowed */
+
+/* strdup that accepts NULL (returns NULL). Caller owns the result. */
+char *wh_strdup(const char *s);
+char *wh_strndup(const char *s, size_t n);
+/* Caller owns the result; NULL on OOM. */
+char *wh_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+bool wh_streq(const char *a, const char *b);      /* NULL-safe */
+bool wh_strcaseeq(const char *a, const char *b);  /* ASCII case-insensitive, NULL-safe */
+bool wh_str_has_prefix(const char *s, const char *prefix);
+bool wh_str_has_caseprefix(const char *s, const char *prefix);
+bool wh_str_has_casesuffix(const char *s, const char *suffix);
+void wh_str_lower(char *s); /* ASCII, in place */
+
+/* Levenshtein distance, ASCII case-insensitive. */
+size_t wh_str_distance(const char *a, const char *b);
+/* The candidate closest to word, or NULL when none is close enough
+ * (distance <= max(2, len/3)). Borrowed pointer into candidates. */
+const char *wh_str_suggest(const char *word, const char *const *candidates, size_t n);
+
+/* Splits on sep, trimming ASCII spaces around items and dropping empty ones.
+ * *out is a malloc'd array of malloc'd strings; caller frees with wh_strv_free. */
+int wh_str_split(const char *s, char sep, char ***out, size_t *n);
+void wh_strv_free(char **v, size_t n);
+
+#endif

@@ -1,0 +1,37 @@
+/* Compiled per-entry-point route table: the enabled routers of one entry
+ * point, pre-sorted so that the first match is the winner.
+ *
+ * Order (TRAEFIK-COMPAT "Where wharf differs"): priority descending, then the
+ * longer rule, then provider order (the order of fragments given to the
+ * build), then name. TCP routers of an entry point are kept in their own list
+ * (tried before HTTP routers by the data plane). */
+#ifndef WH_ROUTER_ROUTE_TABLE_H
+#define WH_ROUTER_ROUTE_TABLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "lib/config/runtime.h"
+#include "lib/rules/rules.h"
+
+typedef struct wh_route_table {
+  char *entrypoint;      /* owned */
+  wh_rt_elem **http;     /* borrowed from the runtime; owned array */
+  size_t n_http;
+  wh_rt_elem **tcp;
+  size_t n_tcp;
+} wh_route_table;
+
+/* provider_order lists provider names by precedence (earlier wins ties);
+ * providers not listed come after, alphabetically. NULL on OOM. */
+wh_route_table *wh_route_table_build(const wh_runtime *rt, const char *entrypoint,
+                                     const char *const *provider_order, size_t norder);
+void wh_route_table_free(wh_route_table *t);
+
+/* First enabled HTTP router whose rule matches and whose TLS mode matches the
+ * connection (a router without tls serves plaintext connections only, one
+ * with tls serves TLS connections only). NULL when none. */
+const wh_rt_elem *wh_route_match_http(const wh_route_table *t, const wh_http_req_view *req,
+                                      bool is_tls);
+
+#endif
