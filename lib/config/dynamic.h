@@ -361,6 +361,7 @@ extern wh_schema wh_schema_tcp_middleware;
  * define one; middleware/registry.c lists them. The runtime hooks
  * (on_request, ...) are added to this table by the data plane. */
 typedef enum { WH_MW_HTTP = 1, WH_MW_TCP = 2 } wh_mw_proto;
+struct wh_mw_exchange;
 
 typedef struct wh_mw_type {
   const char *name;        /* Traefik's key: "headers", "rateLimit", "ipAllowList" */
@@ -371,6 +372,10 @@ typedef struct wh_mw_type {
   /* WH_FF_* flags for this type's field in the middleware schema:
    * ALLOW_EMPTY ("compress=true"), DEPRECATED (aliases). */
   unsigned field_flags;
+  /* Request hook (lib/http/exchange.h): WH_MW_NEXT to go on down the chain,
+   * WH_MW_DONE when the middleware answered. NULL while the type has no
+   * runtime yet: a router using it then fails closed (500, logged). */
+  int (*on_request)(const void *cfg, struct wh_mw_exchange *x);
 } wh_mw_type;
 
 /* Registers the middleware types (at most WH_MW_MAX_TYPES per proto) and

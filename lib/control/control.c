@@ -1,0 +1,163 @@
+#include "lib/control/control.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/config/runtime.h"
+#include "lib/core/log.h"
+#include "lib/core/str.h"
+
+/* Providers known to the control, in precedence order for merging and for
+ * ties between routers of equal priority (internal first, then file before
+ * docker before swarm). */
+static const char *const known[] = {"internal", "file", "docker", "swarm"};
+#define NPROV (sizeof(known) / sizeof(known[0]))
+
+struct wh_control {
+  uv_loop_t *loop;
+  const wh_static_config *stat;
+  wh_control_publish_fn publish;
+  void *ctx;
+  wh_dyn_config *frags[NPROV]; /* newest accepted fragment per provider */
+  bool dirty;
+  uint64_t last_build_ms;
+  uint64_t generation;
+  uv_timer_t timer;
+  wh_snapshot *current;
+  bool closing;
+};
+
+static int provider_index(const char *name) {
+  for (size_t i = 0; i < NPROV; i++)
+    if (strcmp(known[i], name) == 0)
+      return (int)i;
+  return -1;
+}
+
+static void log_runtime(const wh_runtime *rt) {
+  static const char *const what[WH_KIND_COUNT] = {
+      "router", "service", "middleware", "serversTransport", "TCP router",
+      "TCP service", "TCP middleware", "TCP serversTransport", "UDP router", "UDP service"};
+  for (int k = 0; k < WH_KIND_COUNT; k++) {
+    for (size_t i = 0; i < rt->elems[k].n; i++) {
+      const wh_rt_elem *el = rt->elems[k].v[i];
+      for (size_t e = 0; e < el->errors.n; e++)
+        wh_log(el->status == WH_STATUS_DISABLED ? WH_LOG_ERROR : WH_LOG_WARN, "%s \"%s\"%s: %s",
+               what[k], el->name, el->status == WH_STATUS_DISABLED ? " disabled" : "",
+               el->errors.items[e]);
+    }
+  }
+}
+
+static void build(wh_control *c) {
+  wh_fragment frags[NPROV];
+  size_t n = 0;
+  for (size_t i = 0; i < NPROV; i++)
+    if (c->frags[i])
+      frags[n++] = (wh_fragment){known[i], c->frags[i]};
+  wh_runtime *rt = wh_runtime_build(c->stat, frags, n);
+  if (!rt) {
+    wh_log_error("configuration build failed (out of memory); keeping the previous one");
+    return;
+  }
+  log_runtime(rt);
+  wh_snapshot *s = wh_snapshot_new(c->stat, rt, c->generation + 1);
+  if (!s) {
+    wh_log_error("snapshot build failed (out of memory); keeping the previous one");
+    return;
+  }
+  c->generation++;
+  c->dirty = false;
+  c->last_build_ms = uv_now(c->loop);
+  size_t routers = 0, disabled = 0;
+  wh_runtime_count(rt, WH_KIND_HTTP_ROUTER, &routers, NULL, &disabled);
+  wh_log_info("configuration %llu applied: %zu HTTP router(s), %zu disabled",
+              (unsigned long long)c->generation, routers, disabled);
+  wh_snapshot *old = c->current;
+  c->current = s;
+  if (c->publish)
+    c->publish(c->ctx, wh_snapshot_ref(s));
+  wh_snapshot_unref(old);
+}
+
+static void on_timer(uv_timer_t *t) {
+  wh_control *c = t->data;
+  if (c->dirty && !c->closing)
+    build(c);
+}
+
+static uint64_t throttle_ms(const wh_control *c) {
+  wh_duration d = c->stat->providers ? c->stat->providers->providers_throttle_duration
+                                     : 2 * WH_SEC;
+  return d > 0 ? (uint64_t)(d / WH_MS) : 0;
+}
+
+void wh_control_emit(void *ctx, const char *provider, wh_dyn_config *cfg,
+                     const wh_errlist *errors) {
+  wh_control *c = ctx;
+  for (size_t i = 0; errors && i < errors->n; i++)
+    wh_log_error("provider %s: %s", provider, errors->items[i]);
+  int idx = provider_index(provider);
+  if (idx < 0 || c->closing) {
+    wh_dyn_config_free(cfg);
+    return;
+  }
+  if (!cfg) {
+    wh_log_error("provider %s: configuration not applied; the previous one keeps serving",
+                 provider);
+    return;
+  }
+  wh_dyn_config_free(c->frags[idx]);
+  c->frags[idx] = cfg;
+  c->dirty = true;
+  /* Within the throttle window only the newest configuration is applied:
+   * build at last_build + throttle, or on the next loop pass when idle. */
+  uint64_t now = uv_now(c->loop), due = c->last_build_ms + throttle_ms(c);
+  uint64_t delay = due > now ? due - now : 0;
+  if (!uv_is_active((uv_handle_t *)&c->timer))
+    uv_timer_start(&c->timer, on_timer, delay, 0);
+}
+
+wh_control *wh_control_new(uv_loop_t *loop, const wh_static_config *stat, wh_dyn_config *internal,
+                           wh_control_publish_fn publish, void *ctx) {
+  wh_control *c = calloc(1, sizeof(*c));
+  if (!c) {
+    wh_dyn_config_free(internal);
+    return NULL;
+  }
+  c->loop = loop;
+  c->stat = stat;
+  c->publish = publish;
+  c->ctx = ctx;
+  c->frags[0] = internal;
+  uv_timer_init(loop, &c->timer);
+  c->timer.data = c;
+  build(c);
+  if (!c->current) {
+    wh_control_close(c);
+    return NULL;
+  }
+  /* The first provider configurations should not wait a throttle window. */
+  c->last_build_ms = 0;
+  return c;
+}
+
+wh_snapshot *wh_control_current(wh_control *c) { return wh_snapshot_ref(c->current); }
+
+uint64_t wh_control_generation(const wh_control *c) { return c->generation; }
+
+static void on_close(uv_handle_t *h) {
+  wh_control *c = h->data;
+  for (size_t i = 0; i < NPROV; i++)
+    wh_dyn_config_free(c->frags[i]);
+  wh_snapshot_unref(c->current);
+  free(c);
+}
+
+void wh_control_close(wh_control *c) {
+  if (!c)
+    return;
+  c->closing = true;
+  uv_timer_stop(&c->timer);
+  uv_close((uv_handle_t *)&c->timer, on_close);
+}
