@@ -88,6 +88,8 @@ static void handle(void *ctx, const wh_http_req *req, wh_http_resp *resp) {
   wh_mw_exchange x;
   memset(&x, 0, sizeof(x));
   x.req = req;
+  x.resp = resp;
+  x.is_tls = false;
   bool bad = false;
   bool sanitize = !s->ep->http.sanitize_path_set || s->ep->http.sanitize_path;
   x.path = wh_path_canonical(req->path, strlen(req->path), sanitize, &bad);

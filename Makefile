@@ -1,0 +1,39 @@
+# Entry points for people and CI. The work is in scripts/ so that each step can also be
+# run on its own; every target that builds first makes sure the packages are installed.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := build
+
+# Sources clang-format owns (seed corpora under tests/fuzz/corpus are data, not code).
+FORMAT_FILES = $(shell find cmd lib providers middleware tests -path tests/fuzz/corpus -prune \
+                 -o -type f \( -name '*.c' -o -name '*.h' \) -print 2>/dev/null | sort)
+
+.PHONY: setup build run test fuzz bench format format-check clean
+
+setup:
+	scripts/setup.sh
+
+build:
+	scripts/build.sh release
+
+run:
+	scripts/run.sh
+
+test:
+	scripts/test.sh
+
+fuzz:
+	scripts/fuzz.sh
+
+bench:
+	@if [ -f bench/run.sh ]; then bash bench/run.sh; \
+	else echo "bench: no benchmarks yet; they arrive with the data plane (bench/run.sh)"; fi
+
+format: setup
+	@[ -z "$(FORMAT_FILES)" ] || clang-format -i $(FORMAT_FILES)
+
+format-check: setup
+	@[ -z "$(FORMAT_FILES)" ] || clang-format --dry-run -Werror $(FORMAT_FILES)
+
+clean:
+	rm -rf build
