@@ -14,10 +14,12 @@
 #include "lib/core/str.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
-#define F(S, m, name, type, sub, dflt, flags) {(name), (type), offsetof(S, m), (sub), (dflt), (flags), 0}
+#define F(S, m, name, type, sub, dflt, flags)                                                      \
+  { (name), (type), offsetof(S, m), (sub), (dflt), (flags), 0 }
 #define FSET(S, m, name, type, dflt, flags, setm)                                                  \
-  {(name), (type), offsetof(S, m), NULL, (dflt), (flags), offsetof(S, setm)}
-#define SCHEMA(label, S, fields, validate) {(label), sizeof(S), (fields), NELEM(fields), (validate)}
+  { (name), (type), offsetof(S, m), NULL, (dflt), (flags), offsetof(S, setm) }
+#define SCHEMA(label, S, fields, validate)                                                         \
+  { (label), sizeof(S), (fields), NELEM(fields), (validate) }
 
 /* ---------------------------------------------------------------------------
  * Validation helpers */
@@ -43,7 +45,9 @@ __attribute__((format(printf, 3, 4))) static void verr(wh_errlist *errs, const c
   free(msg);
 }
 
-static bool empty(const char *s) { return !s || !*s; }
+static bool empty(const char *s) {
+  return !s || !*s;
+}
 
 /* Decimal port 1..65535 spanning exactly [s, s+n). */
 static bool valid_port(const char *s, size_t n) {
@@ -116,8 +120,8 @@ static bool valid_server_url(const char *u) {
   if (!sep)
     return false;
   size_t sl = (size_t)(sep - u);
-  if (!((sl == 4 && strncasecmp(u, "http", 4) == 0) || (sl == 5 && strncasecmp(u, "https", 5) == 0) ||
-        (sl == 3 && strncasecmp(u, "h2c", 3) == 0)))
+  if (!((sl == 4 && strncasecmp(u, "http", 4) == 0) ||
+        (sl == 5 && strncasecmp(u, "https", 5) == 0) || (sl == 3 && strncasecmp(u, "h2c", 3) == 0)))
     return false;
   for (const char *p = u; *p; p++)
     if ((unsigned char)*p <= ' ' || *p == 0x7f)
@@ -192,8 +196,7 @@ static const wh_field router_tls_fields[] = {
     F(wh_router_tls, cert_resolver, "certResolver", WH_F_STRING, NULL, NULL, 0),
     F(wh_router_tls, domains, "domains", WH_F_LIST, &wh_schema_domain, NULL, 0),
 };
-static const wh_schema router_tls_schema =
-    SCHEMA("tls", wh_router_tls, router_tls_fields, NULL);
+static const wh_schema router_tls_schema = SCHEMA("tls", wh_router_tls, router_tls_fields, NULL);
 
 static const wh_field router_obs_fields[] = {
     FSET(wh_router_observability, access_logs, "accessLogs", WH_F_BOOL, "true", WH_FF_ALWAYS,
@@ -269,8 +272,7 @@ static const wh_field server_fields[] = {
     F(wh_server, port, "port", WH_F_STRING, NULL, NULL, WH_FF_NO_ENCODE),
     F(wh_server, scheme, "scheme", WH_F_STRING, NULL, NULL, WH_FF_NO_ENCODE),
 };
-static const wh_schema server_schema =
-    SCHEMA("server", wh_server, server_fields, server_validate);
+static const wh_schema server_schema = SCHEMA("server", wh_server, server_fields, server_validate);
 
 static int cookie_validate(void *obj, const char *path, wh_errlist *errs) {
   const wh_cookie *c = obj;
@@ -291,8 +293,7 @@ static const wh_field cookie_fields[] = {
     F(wh_cookie, path, "path", WH_F_STRING, NULL, "/", 0),
     F(wh_cookie, domain, "domain", WH_F_STRING, NULL, NULL, 0),
 };
-static const wh_schema cookie_schema =
-    SCHEMA("cookie", wh_cookie, cookie_fields, cookie_validate);
+static const wh_schema cookie_schema = SCHEMA("cookie", wh_cookie, cookie_fields, cookie_validate);
 
 static const wh_field sticky_fields[] = {
     F(wh_sticky, cookie, "cookie", WH_F_STRUCT_PTR, &cookie_schema, NULL, WH_FF_ALLOW_EMPTY),
@@ -341,9 +342,8 @@ static const wh_field health_check_fields[] = {
     F(wh_health_check, follow_redirects, "followRedirects", WH_F_BOOL, NULL, "true", WH_FF_ALWAYS),
     F(wh_health_check, headers, "headers", WH_F_STRMAP, NULL, NULL, 0),
 };
-static const wh_schema health_check_schema = SCHEMA("healthCheck",
-                                                    wh_health_check, health_check_fields,
-                                                    health_check_validate);
+static const wh_schema health_check_schema =
+    SCHEMA("healthCheck", wh_health_check, health_check_fields, health_check_validate);
 
 /* Weighted, mirroring and failover services take Traefik's empty
  * HealthCheck struct: presence turns status propagation on, and no option is
@@ -355,14 +355,14 @@ static const wh_field passive_hc_fields[] = {
     F(wh_passive_health_check, failure_window, "failureWindow", WH_F_DURATION, NULL, "10s", 0),
     F(wh_passive_health_check, max_failed_attempts, "maxFailedAttempts", WH_F_INT, NULL, "1", 0),
 };
-static const wh_schema passive_hc_schema = SCHEMA("passiveHealthCheck",
-                                                  wh_passive_health_check, passive_hc_fields, NULL);
+static const wh_schema passive_hc_schema =
+    SCHEMA("passiveHealthCheck", wh_passive_health_check, passive_hc_fields, NULL);
 
 static const wh_field resp_fwd_fields[] = {
     F(wh_response_forwarding, flush_interval, "flushInterval", WH_F_DURATION, NULL, "100ms", 0),
 };
-static const wh_schema resp_fwd_schema = SCHEMA("responseForwarding",
-                                                wh_response_forwarding, resp_fwd_fields, NULL);
+static const wh_schema resp_fwd_schema =
+    SCHEMA("responseForwarding", wh_response_forwarding, resp_fwd_fields, NULL);
 
 static int lb_validate(void *obj, const char *path, wh_errlist *errs) {
   const wh_lb_service *lb = obj;
@@ -387,8 +387,7 @@ static const wh_field lb_fields[] = {
       NULL, 0),
     F(wh_lb_service, servers_transport, "serversTransport", WH_F_STRING, NULL, NULL, 0),
 };
-static const wh_schema lb_schema =
-    SCHEMA("loadBalancer", wh_lb_service, lb_fields, lb_validate);
+static const wh_schema lb_schema = SCHEMA("loadBalancer", wh_lb_service, lb_fields, lb_validate);
 
 static int weighted_ref_validate(void *obj, const char *path, wh_errlist *errs) {
   const wh_weighted_ref *w = obj;
@@ -408,9 +407,8 @@ static const wh_field weighted_ref_fields[] = {
     F(wh_weighted_ref, name, "name", WH_F_STRING, NULL, NULL, 0),
     FSET(wh_weighted_ref, weight, "weight", WH_F_INT, "1", 0, weight_set),
 };
-static const wh_schema weighted_ref_schema = SCHEMA("service",
-                                                    wh_weighted_ref, weighted_ref_fields,
-                                                    weighted_ref_validate);
+static const wh_schema weighted_ref_schema =
+    SCHEMA("service", wh_weighted_ref, weighted_ref_fields, weighted_ref_validate);
 
 static const wh_field weighted_fields[] = {
     F(wh_weighted_service, services, "services", WH_F_LIST, &weighted_ref_schema, NULL, 0),
@@ -460,9 +458,8 @@ static const wh_field mirroring_fields[] = {
     F(wh_mirroring_service, health_check, "healthCheck", WH_F_STRUCT_PTR,
       &service_health_check_schema, NULL, WH_FF_ALLOW_EMPTY),
 };
-static const wh_schema mirroring_schema = SCHEMA("mirroring",
-                                                 wh_mirroring_service, mirroring_fields,
-                                                 mirroring_validate);
+static const wh_schema mirroring_schema =
+    SCHEMA("mirroring", wh_mirroring_service, mirroring_fields, mirroring_validate);
 
 static int failover_validate(void *obj, const char *path, wh_errlist *errs) {
   const wh_failover_service *f = obj;
@@ -479,14 +476,15 @@ static const wh_field failover_fields[] = {
     F(wh_failover_service, health_check, "healthCheck", WH_F_STRUCT_PTR,
       &service_health_check_schema, NULL, WH_FF_ALLOW_EMPTY),
 };
-static const wh_schema failover_schema = SCHEMA("failover", wh_failover_service,
-                                                failover_fields, failover_validate);
+static const wh_schema failover_schema =
+    SCHEMA("failover", wh_failover_service, failover_fields, failover_validate);
 
 static int http_service_validate(void *obj, const char *path, wh_errlist *errs) {
   const wh_http_service *s = obj;
   int n = !!s->load_balancer + !!s->weighted + !!s->mirroring + !!s->failover;
   if (n != 1) {
-    verr(errs, path, "service must define exactly one of loadBalancer, weighted, mirroring, failover");
+    verr(errs, path,
+         "service must define exactly one of loadBalancer, weighted, mirroring, failover");
     return WH_EINVAL;
   }
   return 0;
@@ -498,8 +496,8 @@ static const wh_field http_service_fields[] = {
     F(wh_http_service, mirroring, "mirroring", WH_F_STRUCT_PTR, &mirroring_schema, NULL, 0),
     F(wh_http_service, failover, "failover", WH_F_STRUCT_PTR, &failover_schema, NULL, 0),
 };
-const wh_schema wh_schema_http_service = SCHEMA("service", wh_http_service,
-                                                http_service_fields, http_service_validate);
+const wh_schema wh_schema_http_service =
+    SCHEMA("service", wh_http_service, http_service_fields, http_service_validate);
 
 /* ---------------------------------------------------------------------------
  * HTTP servers transports */
@@ -522,9 +520,8 @@ static const wh_field fwd_timeouts_fields[] = {
     F(wh_forwarding_timeouts, read_idle_timeout, "readIdleTimeout", WH_F_DURATION, NULL, NULL, 0),
     F(wh_forwarding_timeouts, ping_timeout, "pingTimeout", WH_F_DURATION, NULL, "15s", 0),
 };
-const wh_schema wh_schema_forwarding_timeouts =
-    SCHEMA("forwardingTimeouts", wh_forwarding_timeouts,
-           fwd_timeouts_fields, fwd_timeouts_validate);
+const wh_schema wh_schema_forwarding_timeouts = SCHEMA("forwardingTimeouts", wh_forwarding_timeouts,
+                                                       fwd_timeouts_fields, fwd_timeouts_validate);
 
 static const wh_field spiffe_fields[] = {
     F(wh_spiffe, ids, "ids", WH_F_STRLIST, NULL, NULL, 0),
@@ -546,7 +543,8 @@ static const wh_field servers_transport_fields[] = {
     F(wh_servers_transport, insecure_skip_verify, "insecureSkipVerify", WH_F_BOOL, NULL, NULL, 0),
     F(wh_servers_transport, root_cas, "rootCAs", WH_F_STRLIST, NULL, NULL, 0),
     F(wh_servers_transport, certificates, "certificates", WH_F_LIST, &cert_files_schema, NULL, 0),
-    F(wh_servers_transport, max_idle_conns_per_host, "maxIdleConnsPerHost", WH_F_INT, NULL, NULL, 0),
+    F(wh_servers_transport, max_idle_conns_per_host, "maxIdleConnsPerHost", WH_F_INT, NULL, NULL,
+      0),
     F(wh_servers_transport, forwarding_timeouts, "forwardingTimeouts", WH_F_STRUCT_PTR,
       &wh_schema_forwarding_timeouts, NULL, 0),
     F(wh_servers_transport, disable_http2, "disableHTTP2", WH_F_BOOL, NULL, NULL, 0),
@@ -554,9 +552,8 @@ static const wh_field servers_transport_fields[] = {
     F(wh_servers_transport, spiffe, "spiffe", WH_F_STRUCT_PTR, &spiffe_schema, NULL,
       WH_FF_ALLOW_EMPTY),
 };
-const wh_schema wh_schema_servers_transport =
-    SCHEMA("serversTransport", wh_servers_transport,
-           servers_transport_fields, servers_transport_validate);
+const wh_schema wh_schema_servers_transport = SCHEMA(
+    "serversTransport", wh_servers_transport, servers_transport_fields, servers_transport_validate);
 
 /* ---------------------------------------------------------------------------
  * TCP */
@@ -635,8 +632,7 @@ static const wh_field proxy_protocol_fields[] = {
     F(wh_proxy_protocol, version, "version", WH_F_INT, NULL, "2", 0),
 };
 static const wh_schema proxy_protocol_schema =
-    SCHEMA("proxyProtocol", wh_proxy_protocol, proxy_protocol_fields,
-           proxy_protocol_validate);
+    SCHEMA("proxyProtocol", wh_proxy_protocol, proxy_protocol_fields, proxy_protocol_validate);
 
 static const wh_field tcp_lb_fields[] = {
     F(wh_tcp_lb_service, servers, "servers", WH_F_LIST, &tcp_server_schema, NULL, 0),
@@ -668,8 +664,8 @@ static const wh_field tcp_service_fields[] = {
     F(wh_tcp_service, load_balancer, "loadBalancer", WH_F_STRUCT_PTR, &tcp_lb_schema, NULL, 0),
     F(wh_tcp_service, weighted, "weighted", WH_F_STRUCT_PTR, &tcp_weighted_schema, NULL, 0),
 };
-const wh_schema wh_schema_tcp_service = SCHEMA("service", wh_tcp_service,
-                                               tcp_service_fields, tcp_service_validate);
+const wh_schema wh_schema_tcp_service =
+    SCHEMA("service", wh_tcp_service, tcp_service_fields, tcp_service_validate);
 
 static const wh_field tcp_tls_client_fields[] = {
     F(wh_tcp_tls_client, server_name, "serverName", WH_F_STRING, NULL, NULL, 0),
@@ -677,7 +673,8 @@ static const wh_field tcp_tls_client_fields[] = {
     F(wh_tcp_tls_client, root_cas, "rootCAs", WH_F_STRLIST, NULL, NULL, 0),
     F(wh_tcp_tls_client, certificates, "certificates", WH_F_LIST, &cert_files_schema, NULL, 0),
     F(wh_tcp_tls_client, peer_cert_uri, "peerCertURI", WH_F_STRING, NULL, NULL, 0),
-    F(wh_tcp_tls_client, spiffe, "spiffe", WH_F_STRUCT_PTR, &spiffe_schema, NULL, WH_FF_ALLOW_EMPTY),
+    F(wh_tcp_tls_client, spiffe, "spiffe", WH_F_STRUCT_PTR, &spiffe_schema, NULL,
+      WH_FF_ALLOW_EMPTY),
 };
 static const wh_schema tcp_tls_client_schema =
     SCHEMA("tls", wh_tcp_tls_client, tcp_tls_client_fields, NULL);
@@ -698,9 +695,8 @@ static const wh_field tcp_transport_fields[] = {
       0),
     F(wh_tcp_servers_transport, tls, "tls", WH_F_STRUCT_PTR, &tcp_tls_client_schema, NULL, 0),
 };
-const wh_schema wh_schema_tcp_servers_transport =
-    SCHEMA("serversTransport", wh_tcp_servers_transport,
-           tcp_transport_fields, tcp_transport_validate);
+const wh_schema wh_schema_tcp_servers_transport = SCHEMA(
+    "serversTransport", wh_tcp_servers_transport, tcp_transport_fields, tcp_transport_validate);
 
 /* ---------------------------------------------------------------------------
  * UDP */
@@ -709,8 +705,7 @@ static const wh_field udp_router_fields[] = {
     F(wh_udp_router, entry_points, "entryPoints", WH_F_STRLIST, NULL, NULL, 0),
     F(wh_udp_router, service, "service", WH_F_STRING, NULL, NULL, 0),
 };
-const wh_schema wh_schema_udp_router =
-    SCHEMA("router", wh_udp_router, udp_router_fields, NULL);
+const wh_schema wh_schema_udp_router = SCHEMA("router", wh_udp_router, udp_router_fields, NULL);
 
 static int udp_server_validate(void *obj, const char *path, wh_errlist *errs) {
   const wh_udp_server *s = obj;
@@ -743,8 +738,8 @@ static const wh_field udp_service_fields[] = {
     F(wh_udp_service, load_balancer, "loadBalancer", WH_F_STRUCT_PTR, &udp_lb_schema, NULL, 0),
     F(wh_udp_service, weighted, "weighted", WH_F_STRUCT_PTR, &tcp_weighted_schema, NULL, 0),
 };
-const wh_schema wh_schema_udp_service = SCHEMA("service", wh_udp_service,
-                                               udp_service_fields, udp_service_validate);
+const wh_schema wh_schema_udp_service =
+    SCHEMA("service", wh_udp_service, udp_service_fields, udp_service_validate);
 
 /* ---------------------------------------------------------------------------
  * TLS */
@@ -765,8 +760,7 @@ static int tls_certificate_validate(void *obj, const char *path, wh_errlist *err
 }
 
 const wh_schema wh_schema_tls_certificate =
-    SCHEMA("certificate", wh_tls_certificate, tls_certificate_fields,
-           tls_certificate_validate);
+    SCHEMA("certificate", wh_tls_certificate, tls_certificate_fields, tls_certificate_validate);
 
 static const wh_field client_auth_fields[] = {
     F(wh_client_auth, ca_files, "caFiles", WH_F_STRLIST, NULL, NULL, 0),
@@ -821,18 +815,18 @@ static const wh_field tls_options_fields[] = {
     F(wh_tls_options, alpn_protocols, "alpnProtocols", WH_F_STRLIST, NULL, "h2,http/1.1,acme-tls/1",
       0),
     F(wh_tls_options, disable_session_tickets, "disableSessionTickets", WH_F_BOOL, NULL, NULL, 0),
-    F(wh_tls_options, prefer_server_cipher_suites, "preferServerCipherSuites", WH_F_BOOL, NULL, NULL,
-      WH_FF_DEPRECATED),
+    F(wh_tls_options, prefer_server_cipher_suites, "preferServerCipherSuites", WH_F_BOOL, NULL,
+      NULL, WH_FF_DEPRECATED),
 };
-const wh_schema wh_schema_tls_options = SCHEMA("tlsOptions", wh_tls_options,
-                                               tls_options_fields, tls_options_validate);
+const wh_schema wh_schema_tls_options =
+    SCHEMA("tlsOptions", wh_tls_options, tls_options_fields, tls_options_validate);
 
 static const wh_field generated_cert_fields[] = {
     F(wh_generated_cert, resolver, "resolver", WH_F_STRING, NULL, NULL, 0),
     F(wh_generated_cert, domain, "domain", WH_F_STRUCT_PTR, &wh_schema_domain, NULL, 0),
 };
-static const wh_schema generated_cert_schema = SCHEMA("defaultGeneratedCert",
-                                                      wh_generated_cert, generated_cert_fields, NULL);
+static const wh_schema generated_cert_schema =
+    SCHEMA("defaultGeneratedCert", wh_generated_cert, generated_cert_fields, NULL);
 
 static const wh_field tls_store_fields[] = {
     F(wh_tls_store, default_certificate, "defaultCertificate", WH_F_STRUCT_PTR, &cert_files_schema,
@@ -840,8 +834,7 @@ static const wh_field tls_store_fields[] = {
     F(wh_tls_store, default_generated_cert, "defaultGeneratedCert", WH_F_STRUCT_PTR,
       &generated_cert_schema, NULL, 0),
 };
-const wh_schema wh_schema_tls_store =
-    SCHEMA("tlsStore", wh_tls_store, tls_store_fields, NULL);
+const wh_schema wh_schema_tls_store = SCHEMA("tlsStore", wh_tls_store, tls_store_fields, NULL);
 
 /* ---------------------------------------------------------------------------
  * Middlewares: one STRUCT_PTR field per registered type, built at start-up. */
@@ -894,9 +887,13 @@ static int mw_add(wh_schema *s, mw_table *t, const wh_mw_type *type) {
       return WH_EINVAL;
   size_t i = s->nfields;
   unsigned flags = type->field_flags | (type->alias_of ? WH_FF_DEPRECATED : 0u);
-  t->fields[i] = (wh_field){type->name, WH_F_STRUCT_PTR,
+  t->fields[i] = (wh_field){type->name,
+                            WH_F_STRUCT_PTR,
                             offsetof(wh_middleware, cfg) + i * sizeof(void *),
-                            type->schema, NULL, flags, 0};
+                            type->schema,
+                            NULL,
+                            flags,
+                            0};
   t->types[i] = type;
   s->nfields = i + 1;
   return 0;
@@ -972,15 +969,13 @@ static const wh_field tcp_config_fields[] = {
     F(wh_tcp_config, servers_transports, "serversTransports", WH_F_MAP,
       &wh_schema_tcp_servers_transport, NULL, 0),
 };
-static const wh_schema tcp_config_schema =
-    SCHEMA("tcp", wh_tcp_config, tcp_config_fields, NULL);
+static const wh_schema tcp_config_schema = SCHEMA("tcp", wh_tcp_config, tcp_config_fields, NULL);
 
 static const wh_field udp_config_fields[] = {
     F(wh_udp_config, routers, "routers", WH_F_MAP, &wh_schema_udp_router, NULL, 0),
     F(wh_udp_config, services, "services", WH_F_MAP, &wh_schema_udp_service, NULL, 0),
 };
-static const wh_schema udp_config_schema =
-    SCHEMA("udp", wh_udp_config, udp_config_fields, NULL);
+static const wh_schema udp_config_schema = SCHEMA("udp", wh_udp_config, udp_config_fields, NULL);
 
 static const wh_field tls_config_fields[] = {
     F(wh_tls_config, certificates, "certificates", WH_F_LIST, &wh_schema_tls_certificate, NULL, 0),

@@ -19,10 +19,12 @@
 #include "lib/core/str.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
-#define F(S, m, name, type, sub, dflt, flags) {(name), (type), offsetof(S, m), (sub), (dflt), (flags), 0}
+#define F(S, m, name, type, sub, dflt, flags)                                                      \
+  { (name), (type), offsetof(S, m), (sub), (dflt), (flags), 0 }
 #define FSET(S, m, name, type, dflt, flags, setm)                                                  \
-  {(name), (type), offsetof(S, m), NULL, (dflt), (flags), offsetof(S, setm)}
-#define SCHEMA(label, S, fields, validate) {(label), sizeof(S), (fields), NELEM(fields), (validate)}
+  { (name), (type), offsetof(S, m), NULL, (dflt), (flags), offsetof(S, setm) }
+#define SCHEMA(label, S, fields, validate)                                                         \
+  { (label), sizeof(S), (fields), NELEM(fields), (validate) }
 
 /* ---------------------------------------------------------------------------
  * Validation helpers */
@@ -40,7 +42,9 @@ __attribute__((format(printf, 3, 4))) static void verr(wh_errlist *errs, const c
   free(msg);
 }
 
-static bool empty(const char *s) { return !s || !*s; }
+static bool empty(const char *s) {
+  return !s || !*s;
+}
 
 static bool one_of(const char *v, const char *const *set, size_t n, bool icase) {
   for (size_t i = 0; i < n; i++)
@@ -220,9 +224,10 @@ static const wh_field encoded_chars_fields[] = {
       "true", 0),
     F(wh_ep_encoded_chars, allow_encoded_null_character, "allowEncodedNullCharacter", WH_F_BOOL,
       NULL, "true", 0),
-    F(wh_ep_encoded_chars, allow_encoded_semicolon, "allowEncodedSemicolon", WH_F_BOOL, NULL, "true",
+    F(wh_ep_encoded_chars, allow_encoded_semicolon, "allowEncodedSemicolon", WH_F_BOOL, NULL,
+      "true", 0),
+    F(wh_ep_encoded_chars, allow_encoded_percent, "allowEncodedPercent", WH_F_BOOL, NULL, "true",
       0),
-    F(wh_ep_encoded_chars, allow_encoded_percent, "allowEncodedPercent", WH_F_BOOL, NULL, "true", 0),
     F(wh_ep_encoded_chars, allow_encoded_question_mark, "allowEncodedQuestionMark", WH_F_BOOL, NULL,
       "true", 0),
     F(wh_ep_encoded_chars, allow_encoded_hash, "allowEncodedHash", WH_F_BOOL, NULL, "true", 0),
@@ -250,13 +255,13 @@ static const wh_field fwd_headers_fields[] = {
     F(wh_ep_forwarded_headers, trusted_ips, "trustedIPs", WH_F_STRLIST, NULL, NULL, 0),
     F(wh_ep_forwarded_headers, insecure, "insecure", WH_F_BOOL, NULL, NULL, 0),
     F(wh_ep_forwarded_headers, connection, "connection", WH_F_STRLIST, NULL, NULL, 0),
-    F(wh_ep_forwarded_headers, not_append_x_forwarded_for, "notAppendXForwardedFor", WH_F_BOOL, NULL,
-      NULL, 0),
+    F(wh_ep_forwarded_headers, not_append_x_forwarded_for, "notAppendXForwardedFor", WH_F_BOOL,
+      NULL, NULL, 0),
     F(wh_ep_forwarded_headers, add_x_forwarded_scheme_headers, "addXForwardedSchemeHeaders",
       WH_F_BOOL, NULL, NULL, 0),
 };
-static const wh_schema fwd_headers_schema = SCHEMA("forwardedHeaders", wh_ep_forwarded_headers,
-                                                   fwd_headers_fields, fwd_headers_validate);
+static const wh_schema fwd_headers_schema =
+    SCHEMA("forwardedHeaders", wh_ep_forwarded_headers, fwd_headers_fields, fwd_headers_validate);
 
 static int ep_proxy_protocol_validate(void *obj, const char *path, wh_errlist *errs) {
   const wh_ep_proxy_protocol *p = obj;
@@ -267,9 +272,8 @@ static const wh_field ep_proxy_protocol_fields[] = {
     F(wh_ep_proxy_protocol, trusted_ips, "trustedIPs", WH_F_STRLIST, NULL, NULL, 0),
     F(wh_ep_proxy_protocol, insecure, "insecure", WH_F_BOOL, NULL, NULL, 0),
 };
-static const wh_schema ep_proxy_protocol_schema =
-    SCHEMA("proxyProtocol", wh_ep_proxy_protocol, ep_proxy_protocol_fields,
-           ep_proxy_protocol_validate);
+static const wh_schema ep_proxy_protocol_schema = SCHEMA(
+    "proxyProtocol", wh_ep_proxy_protocol, ep_proxy_protocol_fields, ep_proxy_protocol_validate);
 
 static const wh_field responding_fields[] = {
     F(wh_ep_responding_timeouts, read_timeout, "readTimeout", WH_F_DURATION, NULL, "60s", 0),
@@ -428,11 +432,11 @@ static const wh_field docker_fields[] = {
     F(wh_docker_provider, username, "username", WH_F_STRING, NULL, NULL, 0),
     F(wh_docker_provider, password, "password", WH_F_STRING, NULL, NULL, WH_FF_SECRET),
     F(wh_docker_provider, swarm_mode, "swarmMode", WH_F_BOOL, NULL, NULL, WH_FF_DEPRECATED),
-    F(wh_docker_provider, swarm_mode_refresh_seconds, "swarmModeRefreshSeconds", WH_F_DURATION, NULL,
-      "15s", WH_FF_DEPRECATED),
+    F(wh_docker_provider, swarm_mode_refresh_seconds, "swarmModeRefreshSeconds", WH_F_DURATION,
+      NULL, "15s", WH_FF_DEPRECATED),
 };
-static const wh_schema docker_schema = SCHEMA("docker", wh_docker_provider, docker_fields,
-                                              docker_validate);
+static const wh_schema docker_schema =
+    SCHEMA("docker", wh_docker_provider, docker_fields, docker_validate);
 
 static int swarm_validate(void *obj, const char *path, wh_errlist *errs) {
   const wh_swarm_provider *s = obj;
@@ -460,8 +464,8 @@ static const wh_field swarm_fields[] = {
     F(wh_swarm_provider, password, "password", WH_F_STRING, NULL, NULL, WH_FF_SECRET),
     F(wh_swarm_provider, refresh_seconds, "refreshSeconds", WH_F_DURATION, NULL, "15s", 0),
 };
-static const wh_schema swarm_schema = SCHEMA("swarm", wh_swarm_provider, swarm_fields,
-                                             swarm_validate);
+static const wh_schema swarm_schema =
+    SCHEMA("swarm", wh_swarm_provider, swarm_fields, swarm_validate);
 
 static const wh_field providers_fields[] = {
     F(wh_providers, providers_throttle_duration, "providersThrottleDuration", WH_F_DURATION, NULL,
@@ -588,7 +592,8 @@ static int filters_validate(void *obj, const char *path, wh_errlist *errs) {
   int rc = 0;
   for (size_t i = 0; i < f->status_codes.n; i++) {
     if (!valid_status_range(f->status_codes.v[i])) {
-      verr(errs, path, "statusCodes: invalid entry \"%s\" (expected a status \"N\" or range \"N-M\")",
+      verr(errs, path,
+           "statusCodes: invalid entry \"%s\" (expected a status \"N\" or range \"N-M\")",
            f->status_codes.v[i]);
       rc = WH_EINVAL;
     }
@@ -636,8 +641,8 @@ static const wh_field header_fields_fields[] = {
     F(wh_accesslog_header_fields, default_mode, "defaultMode", WH_F_STRING, NULL, "drop", 0),
     F(wh_accesslog_header_fields, names, "names", WH_F_STRMAP, NULL, NULL, 0),
 };
-static const wh_schema header_fields_schema = SCHEMA(
-    "headers", wh_accesslog_header_fields, header_fields_fields, header_fields_validate);
+static const wh_schema header_fields_schema =
+    SCHEMA("headers", wh_accesslog_header_fields, header_fields_fields, header_fields_validate);
 
 static int fields_validate(void *obj, const char *path, wh_errlist *errs) {
   const wh_accesslog_fields *f = obj;
@@ -694,8 +699,8 @@ static int http_challenge_validate(void *obj, const char *path, wh_errlist *errs
 static const wh_field http_challenge_fields[] = {
     F(wh_acme_http_challenge, entry_point, "entryPoint", WH_F_STRING, NULL, NULL, 0),
 };
-static const wh_schema http_challenge_schema = SCHEMA(
-    "httpChallenge", wh_acme_http_challenge, http_challenge_fields, http_challenge_validate);
+static const wh_schema http_challenge_schema =
+    SCHEMA("httpChallenge", wh_acme_http_challenge, http_challenge_fields, http_challenge_validate);
 
 /* Presence is the whole configuration. */
 static const wh_schema tls_challenge_schema = {"tlsChallenge", sizeof(wh_acme_tls_challenge), NULL,
@@ -981,9 +986,11 @@ int wh_static_finish(wh_static_config *c, wh_errlist *errs) {
       free(path);
     }
     const wh_ep_http_tls *t = ep->http.tls;
-    if (t && !empty(t->cert_resolver) && !wh_map_get(&c->certificates_resolvers, t->cert_resolver)) {
-      wh_errlist_add(errs, "entryPoints.%s.http.tls.certResolver: certificate resolver \"%s\" does "
-                           "not exist",
+    if (t && !empty(t->cert_resolver) &&
+        !wh_map_get(&c->certificates_resolvers, t->cert_resolver)) {
+      wh_errlist_add(errs,
+                     "entryPoints.%s.http.tls.certResolver: certificate resolver \"%s\" does "
+                     "not exist",
                      name, t->cert_resolver);
       rc = WH_EINVAL;
     }
@@ -1085,8 +1092,8 @@ static int fix_certificates_duration(wh_node *root) {
   wh_node *resolvers = wh_node_get(root, "certificatesResolvers", true);
   for (size_t i = 0; resolvers && resolvers->kind == WH_NODE_MAP && i < resolvers->n; i++) {
     wh_node *acme = wh_node_get(resolvers->children[i], "acme", true);
-    wh_node *d = acme && acme->kind == WH_NODE_MAP ? wh_node_get(acme, "certificatesDuration", true)
-                                                   : NULL;
+    wh_node *d =
+        acme && acme->kind == WH_NODE_MAP ? wh_node_get(acme, "certificatesDuration", true) : NULL;
     int64_t hours;
     if (!d || d->kind != WH_NODE_SCALAR || wh_parse_int(d->value, &hours))
       continue;
@@ -1099,7 +1106,9 @@ static int fix_certificates_duration(wh_node *root) {
   return 0;
 }
 
-static bool has_toml_ext(const char *path) { return wh_str_has_casesuffix(path, ".toml"); }
+static bool has_toml_ext(const char *path) {
+  return wh_str_has_casesuffix(path, ".toml");
+}
 
 wh_static_config *wh_static_load(int argc, char **argv, char **envp, wh_errlist *errs,
                                  char **src_desc) {
@@ -1198,8 +1207,7 @@ wh_static_config *wh_static_load(int argc, char **argv, char **envp, wh_errlist 
     wh_errlist_add(errs, "out of memory");
     goto fail;
   }
-  if (wh_schema_decode(&wh_schema_static_config, root, c, "", errs) ||
-      wh_static_finish(c, errs))
+  if (wh_schema_decode(&wh_schema_static_config, root, c, "", errs) || wh_static_finish(c, errs))
     goto fail;
   wh_node_free(root);
   if (src_desc)

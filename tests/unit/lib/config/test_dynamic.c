@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cmocka.h>
 #include <cjson/cJSON.h>
+#include <cmocka.h>
 
 #include "lib/config/dynamic.h"
 #include "lib/config/load.h"
@@ -50,24 +50,26 @@ static const wh_field t_inflight_fields[] = {
 static const wh_schema t_inflight_schema = {"inFlightConn", sizeof(t_inflight), t_inflight_fields,
                                             1, NULL};
 
-static const wh_mw_type t_addprefix = {.name = "addPrefix", .proto = WH_MW_HTTP,
-                                       .schema = &t_prefix_schema};
-static const wh_mw_type t_ipallow = {.name = "ipAllowList", .proto = WH_MW_HTTP,
-                                     .schema = &t_allow_schema};
+static const wh_mw_type t_addprefix = {
+    .name = "addPrefix", .proto = WH_MW_HTTP, .schema = &t_prefix_schema};
+static const wh_mw_type t_ipallow = {
+    .name = "ipAllowList", .proto = WH_MW_HTTP, .schema = &t_allow_schema};
 static const wh_mw_type t_ipwhite = {.name = "ipWhiteList",
                                      .proto = WH_MW_HTTP,
                                      .schema = &t_allow_schema,
                                      .alias_of = "ipAllowList",
                                      .field_flags = WH_FF_DEPRECATED};
-static const wh_mw_type t_gzip = {.name = "compress", .proto = WH_MW_HTTP,
-                                  .schema = &t_compress_schema, .field_flags = WH_FF_ALLOW_EMPTY};
-static const wh_mw_type t_tcp_inflight = {.name = "inFlightConn", .proto = WH_MW_TCP,
-                                          .schema = &t_inflight_schema};
-static const wh_mw_type t_tcp_ipallow = {.name = "ipAllowList", .proto = WH_MW_TCP,
-                                         .schema = &t_allow_schema};
+static const wh_mw_type t_gzip = {.name = "compress",
+                                  .proto = WH_MW_HTTP,
+                                  .schema = &t_compress_schema,
+                                  .field_flags = WH_FF_ALLOW_EMPTY};
+static const wh_mw_type t_tcp_inflight = {
+    .name = "inFlightConn", .proto = WH_MW_TCP, .schema = &t_inflight_schema};
+static const wh_mw_type t_tcp_ipallow = {
+    .name = "ipAllowList", .proto = WH_MW_TCP, .schema = &t_allow_schema};
 
 static const wh_mw_type *const t_types[] = {&t_addprefix, &t_ipallow,      &t_ipwhite,
-                                            &t_gzip,  &t_tcp_inflight, &t_tcp_ipallow};
+                                            &t_gzip,      &t_tcp_inflight, &t_tcp_ipallow};
 
 static int setup(void **state) {
   (void)state;
@@ -96,7 +98,8 @@ static wh_dyn_config *decode_text(const char *yaml, wh_errlist *errs) {
 static const wh_elem_error *find_elem_error(const wh_dyn_config *c, const char *section,
                                             const char *name) {
   for (size_t i = 0; i < c->n_elem_errors; i++)
-    if (strcmp(c->elem_errors[i].section, section) == 0 && strcmp(c->elem_errors[i].name, name) == 0)
+    if (strcmp(c->elem_errors[i].section, section) == 0 &&
+        strcmp(c->elem_errors[i].name, name) == 0)
       return &c->elem_errors[i];
   return NULL;
 }
@@ -148,163 +151,162 @@ static void expect_no_error(const char *yaml) {
   wh_errlist_free(&errs);
 }
 
-static const char full_yaml[] =
-    "http:\n"
-    "  routers:\n"
-    "    r1:\n"
-    "      rule: \"Host(`a.com`)\"\n"
-    "      ruleSyntax: v3\n"
-    "      entryPoints: [websecure]\n"
-    "      middlewares: [m1, m2@file]\n"
-    "      service: s1\n"
-    "      priority: 10\n"
-    "      tls:\n"
-    "        certResolver: le\n"
-    "        options: opt1\n"
-    "        domains:\n"
-    "          - main: a.com\n"
-    "            sans: [b.a.com, c.a.com]\n"
-    "      observability:\n"
-    "        accessLogs: false\n"
-    "    r2:\n"
-    "      rule: \"PathPrefix(`/`)\"\n"
-    "      service: w1\n"
-    "      tls: {}\n"
-    "  services:\n"
-    "    s1:\n"
-    "      loadBalancer:\n"
-    "        servers:\n"
-    "          - url: \"http://10.0.0.1:80\"\n"
-    "            weight: 3\n"
-    "          - url: \"https://[fd00::1]:8443/base\"\n"
-    "            preservePath: true\n"
-    "        passHostHeader: false\n"
-    "        strategy: p2c\n"
-    "        sticky:\n"
-    "          cookie:\n"
-    "            name: sid\n"
-    "            secure: true\n"
-    "            httpOnly: true\n"
-    "            sameSite: Lax\n"
-    "            maxAge: 3600\n"
-    "        healthCheck:\n"
-    "          path: /health\n"
-    "          interval: 10s\n"
-    "          headers:\n"
-    "            X-Check: yes\n"
-    "        passiveHealthCheck:\n"
-    "          maxFailedAttempts: 3\n"
-    "        responseForwarding:\n"
-    "          flushInterval: 1s\n"
-    "        serversTransport: st1\n"
-    "    w1:\n"
-    "      weighted:\n"
-    "        services:\n"
-    "          - name: s1\n"
-    "            weight: 2\n"
-    "          - name: s2\n"
-    "        healthCheck: {}\n"
-    "    mi:\n"
-    "      mirroring:\n"
-    "        service: s1\n"
-    "        mirrors:\n"
-    "          - name: s2\n"
-    "            percent: 10\n"
-    "    fo:\n"
-    "      failover:\n"
-    "        service: s1\n"
-    "        fallback: s2\n"
-    "  middlewares:\n"
-    "    m1:\n"
-    "      addPrefix:\n"
-    "        prefix: /api\n"
-    "    old:\n"
-    "      ipWhiteList:\n"
-    "        sourceRange: [10.0.0.0/8]\n"
-    "    gz:\n"
-    "      compress: {}\n"
-    "  serversTransports:\n"
-    "    st1:\n"
-    "      serverName: backend.local\n"
-    "      insecureSkipVerify: true\n"
-    "      rootCAs: [/ca.pem]\n"
-    "      certificates:\n"
-    "        - certFile: /c.pem\n"
-    "          keyFile: /k.pem\n"
-    "      maxIdleConnsPerHost: 7\n"
-    "      forwardingTimeouts:\n"
-    "        responseHeaderTimeout: 5s\n"
-    "      disableHTTP2: true\n"
-    "      peerCertURI: spiffe://x\n"
-    "      spiffe:\n"
-    "        ids: [spiffe://a]\n"
-    "        trustDomain: example.org\n"
-    "tcp:\n"
-    "  routers:\n"
-    "    t1:\n"
-    "      rule: \"HostSNI(`*`)\"\n"
-    "      entryPoints: [pg]\n"
-    "      service: ts1\n"
-    "      middlewares: [lim]\n"
-    "      tls:\n"
-    "        passthrough: true\n"
-    "  services:\n"
-    "    ts1:\n"
-    "      loadBalancer:\n"
-    "        servers:\n"
-    "          - address: \"10.0.0.2:5432\"\n"
-    "            tls: true\n"
-    "          - address: \"[::1]:5433\"\n"
-    "        proxyProtocol:\n"
-    "          version: 1\n"
-    "    tw:\n"
-    "      weighted:\n"
-    "        services:\n"
-    "          - name: ts1\n"
-    "  middlewares:\n"
-    "    lim:\n"
-    "      inFlightConn:\n"
-    "        amount: 10\n"
-    "  serversTransports:\n"
-    "    tst:\n"
-    "      dialTimeout: 5s\n"
-    "      tls:\n"
-    "        serverName: db\n"
-    "udp:\n"
-    "  routers:\n"
-    "    u1:\n"
-    "      entryPoints: [dns]\n"
-    "      service: us1\n"
-    "  services:\n"
-    "    us1:\n"
-    "      loadBalancer:\n"
-    "        servers:\n"
-    "          - address: \"10.0.0.3:53\"\n"
-    "tls:\n"
-    "  certificates:\n"
-    "    - certFile: /c.pem\n"
-    "      keyFile: /k.pem\n"
-    "      stores: [default]\n"
-    "  options:\n"
-    "    default:\n"
-    "      minVersion: VersionTLS12\n"
-    "      sniStrict: true\n"
-    "      cipherSuites: [TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256]\n"
-    "      clientAuth:\n"
-    "        caFiles: [/ca.pem]\n"
-    "        clientAuthType: RequireAndVerifyClientCert\n"
-    "    opt1:\n"
-    "      maxVersion: VersionTLS13\n"
-    "  stores:\n"
-    "    default:\n"
-    "      defaultCertificate:\n"
-    "        certFile: /c.pem\n"
-    "        keyFile: /k.pem\n"
-    "      defaultGeneratedCert:\n"
-    "        resolver: le\n"
-    "        domain:\n"
-    "          main: example.org\n"
-    "          sans: [www.example.org]\n";
+static const char full_yaml[] = "http:\n"
+                                "  routers:\n"
+                                "    r1:\n"
+                                "      rule: \"Host(`a.com`)\"\n"
+                                "      ruleSyntax: v3\n"
+                                "      entryPoints: [websecure]\n"
+                                "      middlewares: [m1, m2@file]\n"
+                                "      service: s1\n"
+                                "      priority: 10\n"
+                                "      tls:\n"
+                                "        certResolver: le\n"
+                                "        options: opt1\n"
+                                "        domains:\n"
+                                "          - main: a.com\n"
+                                "            sans: [b.a.com, c.a.com]\n"
+                                "      observability:\n"
+                                "        accessLogs: false\n"
+                                "    r2:\n"
+                                "      rule: \"PathPrefix(`/`)\"\n"
+                                "      service: w1\n"
+                                "      tls: {}\n"
+                                "  services:\n"
+                                "    s1:\n"
+                                "      loadBalancer:\n"
+                                "        servers:\n"
+                                "          - url: \"http://10.0.0.1:80\"\n"
+                                "            weight: 3\n"
+                                "          - url: \"https://[fd00::1]:8443/base\"\n"
+                                "            preservePath: true\n"
+                                "        passHostHeader: false\n"
+                                "        strategy: p2c\n"
+                                "        sticky:\n"
+                                "          cookie:\n"
+                                "            name: sid\n"
+                                "            secure: true\n"
+                                "            httpOnly: true\n"
+                                "            sameSite: Lax\n"
+                                "            maxAge: 3600\n"
+                                "        healthCheck:\n"
+                                "          path: /health\n"
+                                "          interval: 10s\n"
+                                "          headers:\n"
+                                "            X-Check: yes\n"
+                                "        passiveHealthCheck:\n"
+                                "          maxFailedAttempts: 3\n"
+                                "        responseForwarding:\n"
+                                "          flushInterval: 1s\n"
+                                "        serversTransport: st1\n"
+                                "    w1:\n"
+                                "      weighted:\n"
+                                "        services:\n"
+                                "          - name: s1\n"
+                                "            weight: 2\n"
+                                "          - name: s2\n"
+                                "        healthCheck: {}\n"
+                                "    mi:\n"
+                                "      mirroring:\n"
+                                "        service: s1\n"
+                                "        mirrors:\n"
+                                "          - name: s2\n"
+                                "            percent: 10\n"
+                                "    fo:\n"
+                                "      failover:\n"
+                                "        service: s1\n"
+                                "        fallback: s2\n"
+                                "  middlewares:\n"
+                                "    m1:\n"
+                                "      addPrefix:\n"
+                                "        prefix: /api\n"
+                                "    old:\n"
+                                "      ipWhiteList:\n"
+                                "        sourceRange: [10.0.0.0/8]\n"
+                                "    gz:\n"
+                                "      compress: {}\n"
+                                "  serversTransports:\n"
+                                "    st1:\n"
+                                "      serverName: backend.local\n"
+                                "      insecureSkipVerify: true\n"
+                                "      rootCAs: [/ca.pem]\n"
+                                "      certificates:\n"
+                                "        - certFile: /c.pem\n"
+                                "          keyFile: /k.pem\n"
+                                "      maxIdleConnsPerHost: 7\n"
+                                "      forwardingTimeouts:\n"
+                                "        responseHeaderTimeout: 5s\n"
+                                "      disableHTTP2: true\n"
+                                "      peerCertURI: spiffe://x\n"
+                                "      spiffe:\n"
+                                "        ids: [spiffe://a]\n"
+                                "        trustDomain: example.org\n"
+                                "tcp:\n"
+                                "  routers:\n"
+                                "    t1:\n"
+                                "      rule: \"HostSNI(`*`)\"\n"
+                                "      entryPoints: [pg]\n"
+                                "      service: ts1\n"
+                                "      middlewares: [lim]\n"
+                                "      tls:\n"
+                                "        passthrough: true\n"
+                                "  services:\n"
+                                "    ts1:\n"
+                                "      loadBalancer:\n"
+                                "        servers:\n"
+                                "          - address: \"10.0.0.2:5432\"\n"
+                                "            tls: true\n"
+                                "          - address: \"[::1]:5433\"\n"
+                                "        proxyProtocol:\n"
+                                "          version: 1\n"
+                                "    tw:\n"
+                                "      weighted:\n"
+                                "        services:\n"
+                                "          - name: ts1\n"
+                                "  middlewares:\n"
+                                "    lim:\n"
+                                "      inFlightConn:\n"
+                                "        amount: 10\n"
+                                "  serversTransports:\n"
+                                "    tst:\n"
+                                "      dialTimeout: 5s\n"
+                                "      tls:\n"
+                                "        serverName: db\n"
+                                "udp:\n"
+                                "  routers:\n"
+                                "    u1:\n"
+                                "      entryPoints: [dns]\n"
+                                "      service: us1\n"
+                                "  services:\n"
+                                "    us1:\n"
+                                "      loadBalancer:\n"
+                                "        servers:\n"
+                                "          - address: \"10.0.0.3:53\"\n"
+                                "tls:\n"
+                                "  certificates:\n"
+                                "    - certFile: /c.pem\n"
+                                "      keyFile: /k.pem\n"
+                                "      stores: [default]\n"
+                                "  options:\n"
+                                "    default:\n"
+                                "      minVersion: VersionTLS12\n"
+                                "      sniStrict: true\n"
+                                "      cipherSuites: [TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256]\n"
+                                "      clientAuth:\n"
+                                "        caFiles: [/ca.pem]\n"
+                                "        clientAuthType: RequireAndVerifyClientCert\n"
+                                "    opt1:\n"
+                                "      maxVersion: VersionTLS13\n"
+                                "  stores:\n"
+                                "    default:\n"
+                                "      defaultCertificate:\n"
+                                "        certFile: /c.pem\n"
+                                "        keyFile: /k.pem\n"
+                                "      defaultGeneratedCert:\n"
+                                "        resolver: le\n"
+                                "        domain:\n"
+                                "          main: example.org\n"
+                                "          sans: [www.example.org]\n";
 
 /* ---- tests ---- */
 
@@ -470,8 +472,8 @@ static void test_middleware_types(void **state) {
   assert_int_equal(c->n_elem_errors, 0);
   void *cfg = NULL;
   size_t count = 9;
-  const wh_mw_type *t = wh_middleware_type(wh_map_get(&c->http->middlewares, "m1"), WH_MW_HTTP,
-                                           &cfg, &count);
+  const wh_mw_type *t =
+      wh_middleware_type(wh_map_get(&c->http->middlewares, "m1"), WH_MW_HTTP, &cfg, &count);
   assert_ptr_equal(t, &t_addprefix);
   assert_string_equal(((t_prefix *)cfg)->prefix, "/api");
   /* the v2 alias is decoded under its own name and resolved to its replacement */
@@ -501,7 +503,8 @@ static void test_middleware_no_type(void **state) {
 static void test_middleware_unknown_type(void **state) {
   (void)state;
   expect_one_elem_error("http:\n  middlewares:\n    m:\n      addPrefx: {prefix: /a}\n",
-                        "http.middlewares", "m", "addPrefx: unknown key (did you mean \"addPrefix\"?)");
+                        "http.middlewares", "m",
+                        "addPrefx: unknown key (did you mean \"addPrefix\"?)");
 }
 
 static void test_middleware_type_count(void **state) {
@@ -800,7 +803,8 @@ static void test_at_in_name_rejected(void **state) {
   (void)state;
   wh_errlist errs;
   wh_errlist_init(&errs);
-  wh_dyn_config *c = decode_text("http:\n  routers:\n    \"a@file\": {rule: \"Path(`/`)\"}\n", &errs);
+  wh_dyn_config *c =
+      decode_text("http:\n  routers:\n    \"a@file\": {rule: \"Path(`/`)\"}\n", &errs);
   assert_int_equal(errs.n, 1);
   assert_non_null(strstr(errs.items[0], "http.routers.a@file: \"@\" is not allowed in names"));
   assert_int_equal(c->http->routers.n, 0);
@@ -829,7 +833,8 @@ static void test_encode_round_trip(void **state) {
   assert_non_null(strstr(rj, "\"entryPoints\":[\"websecure\"]"));
   assert_non_null(strstr(rj, "\"ruleSyntax\":\"v3\""));
   assert_non_null(strstr(rj, "\"certResolver\":\"le\""));
-  assert_non_null(strstr(rj, "\"domains\":[{\"main\":\"a.com\",\"sans\":[\"b.a.com\",\"c.a.com\"]}]"));
+  assert_non_null(
+      strstr(rj, "\"domains\":[{\"main\":\"a.com\",\"sans\":[\"b.a.com\",\"c.a.com\"]}]"));
   assert_non_null(strstr(sj, "\"loadBalancer\":{"));
   assert_non_null(strstr(sj, "\"passHostHeader\":false"));
   assert_non_null(strstr(sj, "\"httpOnly\":true"));

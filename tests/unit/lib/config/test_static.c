@@ -11,8 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cmocka.h>
 #include <cjson/cJSON.h>
+#include <cmocka.h>
 
 #include "lib/config/static.h"
 #include "lib/core/str.h"
@@ -46,7 +46,7 @@ static int teardown(void **state) {
 /* Default search paths of the machine: tests that rely on "no file found"
  * cannot run where one exists. */
 static bool system_config_present(void) {
-  static const char *const p[] = {"/etc/wharf/wharf.yaml",   "/etc/wharf/wharf.yml",
+  static const char *const p[] = {"/etc/wharf/wharf.yaml", "/etc/wharf/wharf.yml",
                                   "/etc/traefik/traefik.toml", "/etc/traefik/traefik.yaml",
                                   "/etc/traefik/traefik.yml"};
   for (size_t i = 0; i < sizeof p / sizeof p[0]; i++)
@@ -489,8 +489,9 @@ static void test_flags_with_config_file(void **state) {
   char *path = write_file("b.yml", "entryPoints:\n  web:\n    address: \":80\"\n");
   char *cf = wh_asprintf("--configFile=%s", path);
   const char *args[] = {cf, "--entryPoints.web.address=:81", NULL};
-  load_fails(args, NULL, "--entryPoints.web.address=:81: flags other than --configFile cannot be "
-                         "combined with the configuration file");
+  load_fails(args, NULL,
+             "--entryPoints.web.address=:81: flags other than --configFile cannot be "
+             "combined with the configuration file");
   free(cf);
   free(path);
 }
@@ -546,12 +547,10 @@ static void test_unknown_key_suggestion(void **state) {
 
 static void test_bad_addresses(void **state) {
   (void)state;
-  static const char *const bad[] = {"--entryPoints.web.address=:99999",
-                                    "--entryPoints.web.address=1.2.3.4",
-                                    "--entryPoints.web.address=::1:80",
-                                    "--entryPoints.web.address=:80/sctp",
-                                    "--entryPoints.web.address=:0",
-                                    "--entryPoints.web.address=[::1]80"};
+  static const char *const bad[] = {
+      "--entryPoints.web.address=:99999", "--entryPoints.web.address=1.2.3.4",
+      "--entryPoints.web.address=::1:80", "--entryPoints.web.address=:80/sctp",
+      "--entryPoints.web.address=:0",     "--entryPoints.web.address=[::1]80"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     const char *args[] = {bad[i], NULL};
     load_fails(args, NULL, "entryPoints.web: address: invalid address");
