@@ -248,7 +248,8 @@ static int collect(wh_runtime *rt, const wh_fragment *frags, size_t n) {
         el->provider = wh_strdup(frags[f].provider);
         el->kind = (wh_kind)k;
         el->schema = schema_of((wh_kind)k);
-        el->cfg = wh_schema_new(el->schema);
+        /* wh_schema_copy fills an uninitialised struct */
+        el->cfg = calloc(1, el->schema->size);
         wh_errlist_init(&el->errors);
         if (!el->cfg || wh_schema_copy(el->schema, el->cfg, m->vals[i]) != WH_OK) {
           if (el->cfg)
@@ -372,6 +373,13 @@ static void check_http_services(wh_runtime *rt) {
   for (size_t i = 0; i < l->n; i++) {
     wh_rt_elem *el = l->v[i];
     const wh_http_service *s = el->cfg;
+    /* Labels may give port/scheme instead of url; a provider turns them into
+     * a url before the build. One still without a url cannot be served. */
+    for (size_t j = 0; s->load_balancer && j < s->load_balancer->servers.n; j++) {
+      const wh_server *srv = (const wh_server *)s->load_balancer->servers.items + j;
+      if (!srv->url || !*srv->url)
+        fail(el, "loadBalancer.servers[%zu]: url is missing", j);
+    }
     if (s->load_balancer && s->load_balancer->servers_transport) {
       char *qn = wh_qualify(s->load_balancer->servers_transport, el->provider);
       if (!wh_runtime_find(rt, WH_KIND_HTTP_TRANSPORT, qn) && strcmp(qn, "default@internal") != 0)
@@ -570,13 +578,10 @@ static void check_http_routers(wh_runtime *rt, const wh_static_config *stat) {
     check_priority(el, r->priority, r->rule);
     /* The entry points' own middlewares run first (TRAEFIK-COMPAT §4, References). */
     wh_strlist mws = {0};
-    bool ep_tls = false;
     for (size_t e = 0; e < el->using.n; e++) {
       const wh_entrypoint *ep = wh_map_get(&stat->entry_points, el->using.v[e]);
       if (!ep)
         continue;
-      if (ep->http.tls)
-        ep_tls = true;
       if (strcmp(el->provider, "internal") == 0)
         continue;
       for (size_t m = 0; m < ep->http.middlewares.n; m++)
@@ -585,7 +590,7 @@ static void check_http_routers(wh_runtime *rt, const wh_static_config *stat) {
     }
     for (size_t m = 0; m < r->middlewares.n; m++)
       wh_strlist_push(&mws, r->middlewares.v[m]);
-    el->tls = r->tls != NULL || ep_tls;
+    el->tls = r->tls != NULL;
     link_router_common(rt, el, r->service, &mws, r->tls ? r->tls->options : NULL,
                        WH_KIND_HTTP_SERVICE, WH_KIND_HTTP_MIDDLEWARE);
     wh_strlist_free(&mws);
@@ -663,7 +668,7 @@ static int merge_tls(wh_runtime *rt, const wh_fragment *frags, size_t n) {
           free(qn);
           continue;
         }
-        void *copy = wh_schema_new(schemas[k]);
+        void *copy = calloc(1, schemas[k]->size);
         if (!copy || wh_schema_copy(schemas[k], copy, maps[k]->vals[i]) != WH_OK) {
           free(copy);
           free(qn);

@@ -52,7 +52,8 @@ typedef struct wh_rt_elem {
   struct wh_rule *rule;  /* compiled rule, NULL when disabled for a rule error */
   char *service_ref;     /* qualified service name the router points to */
   wh_strlist middleware_refs; /* qualified middleware names, in order */
-  bool tls;              /* router terminates TLS (own tls or entrypoint http.tls) */
+  bool tls;              /* router's own tls section is set (an entry point's http.tls
+                            turns TLS on for its routers there: see route_table.h) */
   /* middlewares only */
   const wh_mw_type *mw_type;
   void *mw_cfg;          /* borrowed from cfg */

@@ -64,11 +64,12 @@ static int collect(const wh_rt_list *l, const char *ep, wh_rt_elem ***out, size_
   return 0;
 }
 
-wh_route_table *wh_route_table_build(const wh_runtime *rt, const char *entrypoint,
+wh_route_table *wh_route_table_build(const wh_runtime *rt, const char *entrypoint, bool ep_tls,
                                      const char *const *provider_order, size_t norder) {
   wh_route_table *t = calloc(1, sizeof(*t));
   if (!t)
     return NULL;
+  t->ep_tls = ep_tls;
   t->entrypoint = wh_strdup(entrypoint);
   sort_order = provider_order;
   sort_norder = norder;
@@ -97,7 +98,7 @@ const wh_rt_elem *wh_route_match_http(const wh_route_table *t, const wh_http_req
                                       bool is_tls) {
   for (size_t i = 0; t && i < t->n_http; i++) {
     const wh_rt_elem *el = t->http[i];
-    if (el->tls != is_tls)
+    if ((el->tls || t->ep_tls) != is_tls)
       continue;
     if (wh_rule_match_http(el->rule, req))
       return el;

@@ -16,6 +16,7 @@
 
 typedef struct wh_route_table {
   char *entrypoint;      /* owned */
+  bool ep_tls;           /* the entry point's http.tls: every router on it is TLS there */
   wh_rt_elem **http;     /* borrowed from the runtime; owned array */
   size_t n_http;
   wh_rt_elem **tcp;
@@ -24,13 +25,14 @@ typedef struct wh_route_table {
 
 /* provider_order lists provider names by precedence (earlier wins ties);
  * providers not listed come after, alphabetically. NULL on OOM. */
-wh_route_table *wh_route_table_build(const wh_runtime *rt, const char *entrypoint,
+wh_route_table *wh_route_table_build(const wh_runtime *rt, const char *entrypoint, bool ep_tls,
                                      const char *const *provider_order, size_t norder);
 void wh_route_table_free(wh_route_table *t);
 
 /* First enabled HTTP router whose rule matches and whose TLS mode matches the
- * connection (a router without tls serves plaintext connections only, one
- * with tls serves TLS connections only). NULL when none. */
+ * connection: a router is TLS on this entry point when its own tls is set or
+ * the entry point has http.tls; a TLS router serves TLS connections only, the
+ * others plaintext ones only. NULL when none. */
 const wh_rt_elem *wh_route_match_http(const wh_route_table *t, const wh_http_req_view *req,
                                       bool is_tls);
 

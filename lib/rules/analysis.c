@@ -172,8 +172,7 @@ bool wh_rule_is_catchall_sni(const wh_rule *r) {
   if (!r)
     return false;
   const wh_rules_node *n = r->root;
-  return n->kind == WH_RN_LEAF && n->def->kind == WH_RM_HOSTSNI && n->nargs == 1 &&
-         n->args[0].any;
+  return n->kind == WH_RN_LEAF && n->def->kind == WH_RM_HOSTSNI && n->nargs == 1 && n->args[0].any;
 }
 
 static int collect(const wh_rules_node *n, wh_rules_mkind kind, char ***out, size_t *cnt) {
@@ -222,7 +221,9 @@ static void app(textout *o, const char *s, size_t n) {
     o->bad = true;
 }
 
-static void puts_(textout *o, const char *s) { app(o, s, strlen(s)); }
+static void puts_(textout *o, const char *s) {
+  app(o, s, strlen(s));
+}
 
 /* Backticks when the value can be written raw (Go raw strings cannot hold '`', drop '\r' and
  * must be valid UTF-8), else a double-quoted literal with escapes. */
@@ -247,11 +248,21 @@ static void put_string(textout *o, const char *s) {
     unsigned char c = u[i];
     size_t l = wh_rules_utf8_len(u + i, len - i);
     switch (c) {
-    case '"': puts_(o, "\\\""); break;
-    case '\\': puts_(o, "\\\\"); break;
-    case '\n': puts_(o, "\\n"); break;
-    case '\r': puts_(o, "\\r"); break;
-    case '\t': puts_(o, "\\t"); break;
+    case '"':
+      puts_(o, "\\\"");
+      break;
+    case '\\':
+      puts_(o, "\\\\");
+      break;
+    case '\n':
+      puts_(o, "\\n");
+      break;
+    case '\r':
+      puts_(o, "\\r");
+      break;
+    case '\t':
+      puts_(o, "\\t");
+      break;
     default:
       if (c < 0x20 || c == 0x7f || !l) {
         static const char hex[] = "0123456789abcdef";

@@ -3,7 +3,9 @@
 
 #include "lib/rules/rules_internal.h"
 
-static char lower(char c) { return (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c; }
+static char lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
+}
 
 size_t wh_rules_canon_host(const char *raw, char *buf, size_t cap) {
   if (!raw)

@@ -29,7 +29,9 @@ static bool is_ident_start(unsigned char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
 }
 
-static bool is_ident(unsigned char c) { return is_ident_start(c) || (c >= '0' && c <= '9'); }
+static bool is_ident(unsigned char c) {
+  return is_ident_start(c) || (c >= '0' && c <= '9');
+}
 
 static int hexval(unsigned char c) {
   if (c >= '0' && c <= '9')
@@ -151,16 +153,41 @@ static int lex_string(wh_rules_lexer *lx, wh_rules_tok *tok, wh_rule_error *err)
     unsigned char e = s[i + 1];
     i += 2;
     switch (e) {
-    case 'a': out[o++] = '\a'; break;
-    case 'b': out[o++] = '\b'; break;
-    case 'f': out[o++] = '\f'; break;
-    case 'n': out[o++] = '\n'; break;
-    case 'r': out[o++] = '\r'; break;
-    case 't': out[o++] = '\t'; break;
-    case 'v': out[o++] = '\v'; break;
-    case '\\': out[o++] = '\\'; break;
-    case '"': out[o++] = '"'; break;
-    case '0': case '1': case '2': case '3': case '4': case '5': case '6': case '7': {
+    case 'a':
+      out[o++] = '\a';
+      break;
+    case 'b':
+      out[o++] = '\b';
+      break;
+    case 'f':
+      out[o++] = '\f';
+      break;
+    case 'n':
+      out[o++] = '\n';
+      break;
+    case 'r':
+      out[o++] = '\r';
+      break;
+    case 't':
+      out[o++] = '\t';
+      break;
+    case 'v':
+      out[o++] = '\v';
+      break;
+    case '\\':
+      out[o++] = '\\';
+      break;
+    case '"':
+      out[o++] = '"';
+      break;
+    case '0':
+    case '1':
+    case '2':
+    case '3':
+    case '4':
+    case '5':
+    case '6':
+    case '7': {
       unsigned v = e - '0';
       for (int k = 0; k < 2; k++) {
         if (i >= lx->len || s[i] < '0' || s[i] > '7') {
@@ -180,7 +207,9 @@ static int lex_string(wh_rules_lexer *lx, wh_rules_tok *tok, wh_rule_error *err)
       out[o++] = (char)v;
       break;
     }
-    case 'x': case 'u': case 'U': {
+    case 'x':
+    case 'u':
+    case 'U': {
       int nd = e == 'x' ? 2 : e == 'u' ? 4 : 8;
       uint32_t v = 0;
       for (int k = 0; k < nd; k++) {
@@ -228,8 +257,8 @@ fail:
 int wh_rules_lexer_next(wh_rules_lexer *lx, wh_rules_tok *tok, wh_rule_error *err) {
   const unsigned char *s = (const unsigned char *)lx->src;
   tok->str = NULL;
-  while (lx->pos < lx->len && (s[lx->pos] == ' ' || s[lx->pos] == '\t' || s[lx->pos] == '\n' ||
-                               s[lx->pos] == '\r'))
+  while (lx->pos < lx->len &&
+         (s[lx->pos] == ' ' || s[lx->pos] == '\t' || s[lx->pos] == '\n' || s[lx->pos] == '\r'))
     lx->pos++;
   size_t p = lx->pos;
   tok->pos = p;
@@ -241,10 +270,22 @@ int wh_rules_lexer_next(wh_rules_lexer *lx, wh_rules_tok *tok, wh_rule_error *er
   }
   unsigned char c = s[p];
   switch (c) {
-  case '(': tok->kind = WH_RTOK_LPAREN; lx->pos++; return 0;
-  case ')': tok->kind = WH_RTOK_RPAREN; lx->pos++; return 0;
-  case ',': tok->kind = WH_RTOK_COMMA; lx->pos++; return 0;
-  case '!': tok->kind = WH_RTOK_NOT; lx->pos++; return 0;
+  case '(':
+    tok->kind = WH_RTOK_LPAREN;
+    lx->pos++;
+    return 0;
+  case ')':
+    tok->kind = WH_RTOK_RPAREN;
+    lx->pos++;
+    return 0;
+  case ',':
+    tok->kind = WH_RTOK_COMMA;
+    lx->pos++;
+    return 0;
+  case '!':
+    tok->kind = WH_RTOK_NOT;
+    lx->pos++;
+    return 0;
   case '&':
   case '|':
     if (p + 1 < lx->len && s[p + 1] == c) {

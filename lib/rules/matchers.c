@@ -128,8 +128,8 @@ static bool valid_sni(const char *s, bool allow_wild) {
     return false;
   for (; *s; s++) {
     char c = *s;
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-          c == '_' || c == '.' || c == '-' || c == ':'))
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+          c == '.' || c == '-' || c == ':'))
       return false;
   }
   return true;
@@ -146,9 +146,8 @@ static int compile_re(wh_rules_node *n, wh_rules_arg *a, const char *pattern, bo
   return 0;
 }
 
-static int compile_template(wh_rules_node *n, wh_rules_arg *a, const char *tpl,
-                            const char *defpat, bool anchor_end, bool caseless,
-                            wh_rule_error *err) {
+static int compile_template(wh_rules_node *n, wh_rules_arg *a, const char *tpl, const char *defpat,
+                            bool anchor_end, bool caseless, wh_rule_error *err) {
   char emsg[160];
   char *re = wh_rules_template_regex(tpl, defpat, anchor_end, emsg, sizeof emsg);
   if (!re) {

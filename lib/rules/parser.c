@@ -28,18 +28,34 @@ static int advance(parser *p) {
 static void unexpected(parser *p) {
   const wh_rules_tok *t = &p->tok;
   switch (t->kind) {
-  case WH_RTOK_EOF: wh_rules_set_error(p->err, t->pos, "unexpected end of rule"); break;
+  case WH_RTOK_EOF:
+    wh_rules_set_error(p->err, t->pos, "unexpected end of rule");
+    break;
   case WH_RTOK_IDENT:
     wh_rules_set_error(p->err, t->pos, "unexpected identifier \"%.*s\"",
                        (int)(t->len > 64 ? 64 : t->len), p->lx.src + t->pos);
     break;
-  case WH_RTOK_STRING: wh_rules_set_error(p->err, t->pos, "unexpected string"); break;
-  case WH_RTOK_LPAREN: wh_rules_set_error(p->err, t->pos, "unexpected '('"); break;
-  case WH_RTOK_RPAREN: wh_rules_set_error(p->err, t->pos, "unexpected ')'"); break;
-  case WH_RTOK_COMMA: wh_rules_set_error(p->err, t->pos, "unexpected ','"); break;
-  case WH_RTOK_AND: wh_rules_set_error(p->err, t->pos, "unexpected '&&'"); break;
-  case WH_RTOK_OR: wh_rules_set_error(p->err, t->pos, "unexpected '||'"); break;
-  case WH_RTOK_NOT: wh_rules_set_error(p->err, t->pos, "unexpected '!'"); break;
+  case WH_RTOK_STRING:
+    wh_rules_set_error(p->err, t->pos, "unexpected string");
+    break;
+  case WH_RTOK_LPAREN:
+    wh_rules_set_error(p->err, t->pos, "unexpected '('");
+    break;
+  case WH_RTOK_RPAREN:
+    wh_rules_set_error(p->err, t->pos, "unexpected ')'");
+    break;
+  case WH_RTOK_COMMA:
+    wh_rules_set_error(p->err, t->pos, "unexpected ','");
+    break;
+  case WH_RTOK_AND:
+    wh_rules_set_error(p->err, t->pos, "unexpected '&&'");
+    break;
+  case WH_RTOK_OR:
+    wh_rules_set_error(p->err, t->pos, "unexpected '||'");
+    break;
+  case WH_RTOK_NOT:
+    wh_rules_set_error(p->err, t->pos, "unexpected '!'");
+    break;
   }
 }
 
@@ -230,7 +246,9 @@ fail:
   return NULL;
 }
 
-static wh_rules_node *parse_or(parser *p) { return parse_chain(p, WH_RTOK_OR); }
+static wh_rules_node *parse_or(parser *p) {
+  return parse_chain(p, WH_RTOK_OR);
+}
 
 wh_rule *wh_rule_parse(const char *text, wh_rule_proto proto, wh_rule_syntax syntax,
                        wh_rule_error *err) {
@@ -317,5 +335,9 @@ int wh_rule_syntax_parse(const char *s, wh_rule_syntax def, wh_rule_syntax *out)
   return -1;
 }
 
-wh_rule_syntax wh_rule_get_syntax(const wh_rule *r) { return r->syntax; }
-wh_rule_proto wh_rule_get_proto(const wh_rule *r) { return r->proto; }
+wh_rule_syntax wh_rule_get_syntax(const wh_rule *r) {
+  return r->syntax;
+}
+wh_rule_proto wh_rule_get_proto(const wh_rule *r) {
+  return r->proto;
+}

@@ -23,7 +23,9 @@ struct wh_rules_re {
   pcre2_match_context *mctx;
 };
 
-static bool is_digit(char c) { return c >= '0' && c <= '9'; }
+static bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 /* Length of a "{n}", "{n,}" or "{n,m}" repetition at p, 0 when p is a literal '{' (as in Go). */
 static size_t repeat_len(const char *p) {
@@ -119,7 +121,8 @@ static char *translate(const char *pat, char *errbuf, size_t errlen) {
       if (pat[i + 1] == '?') {
         const char *g = pat + i + 2;
         bool ok = false;
-        if (g[0] == ':' || (g[0] == 'P' && g[1] == '<') || (g[0] == '<' && g[1] != '=' && g[1] != '!')) {
+        if (g[0] == ':' || (g[0] == 'P' && g[1] == '<') ||
+            (g[0] == '<' && g[1] != '=' && g[1] != '!')) {
           ok = true;
         } else {
           size_t k = 0;
@@ -147,7 +150,8 @@ static char *translate(const char *pat, char *errbuf, size_t errlen) {
         wh_strbuf_putc(&out, c);
         i++;
         after_quant = true;
-        if (pat[i] == '*' || pat[i] == '+' || pat[i] == '?' || (pat[i] == '{' && repeat_len(pat + i))) {
+        if (pat[i] == '*' || pat[i] == '+' || pat[i] == '?' ||
+            (pat[i] == '{' && repeat_len(pat + i))) {
           snprintf(errbuf, errlen, "invalid nested repetition operator");
           goto fail;
         }
@@ -240,9 +244,13 @@ static pthread_key_t md_key;
 static pthread_once_t md_once = PTHREAD_ONCE_INIT;
 static bool md_key_ok;
 
-static void md_destroy(void *p) { pcre2_match_data_free(p); }
+static void md_destroy(void *p) {
+  pcre2_match_data_free(p);
+}
 
-static void md_init(void) { md_key_ok = pthread_key_create(&md_key, md_destroy) == 0; }
+static void md_init(void) {
+  md_key_ok = pthread_key_create(&md_key, md_destroy) == 0;
+}
 
 static pcre2_match_data *md_get(bool *owned) {
   pthread_once(&md_once, md_init);

@@ -38,9 +38,10 @@ int wh_rule_syntax_parse(const char *s, wh_rule_syntax def, wh_rule_syntax *out)
 /* A request as the matcher sees it. Every pointer is borrowed for the duration of the call. */
 typedef struct wh_http_req_view {
   const char *method; /* "GET" */
-  const char *host;   /* raw Host header value (may include :port, IPv6 [..]:port), NULL/"" when absent */
-  const char *path;   /* routing path: already normalised and %-decoded as TRAEFIK-COMPAT §3 says */
-  const char *query;  /* raw query string without '?', NULL when none */
+  const char
+      *host; /* raw Host header value (may include :port, IPv6 [..]:port), NULL/"" when absent */
+  const char *path;  /* routing path: already normalised and %-decoded as TRAEFIK-COMPAT §3 says */
+  const char *query; /* raw query string without '?', NULL when none */
   size_t nheaders;
   const char *const *hdr_names; /* header names as received (matched case-insensitively) */
   const char *const *hdr_values;

@@ -82,10 +82,10 @@ typedef enum {
 typedef struct wh_rules_mdef {
   const char *name; /* canonical spelling */
   wh_rules_mkind kind;
-  unsigned protos;   /* bit (1 << wh_rule_proto) */
-  unsigned syntaxes; /* bit 2 = v2, bit 3 = v3 */
-  int min3, max3;    /* argument counts in v3 */
-  int min2, max2;    /* argument counts in v2; max -1 = variadic */
+  unsigned protos;      /* bit (1 << wh_rule_proto) */
+  unsigned syntaxes;    /* bit 2 = v2, bit 3 = v3 */
+  int min3, max3;       /* argument counts in v3 */
+  int min2, max2;       /* argument counts in v2; max -1 = variadic */
   const char *alias_of; /* v2-only names: the v3 matcher to use instead */
 } wh_rules_mdef;
 
@@ -93,10 +93,10 @@ typedef enum { WH_RN_LEAF, WH_RN_AND, WH_RN_OR, WH_RN_NOT } wh_rules_nkind;
 
 /* Per-argument compiled form. Which fields are set depends on the matcher. */
 typedef struct wh_rules_arg {
-  char *raw;        /* as written (decoded string literal) */
-  char *val;        /* canonical value: lowercased host, uppercased method, query key... */
-  char *val2;       /* second value: query value */
-  wh_rules_re *re;  /* compiled regexp, when the argument is one */
+  char *raw;       /* as written (decoded string literal) */
+  char *val;       /* canonical value: lowercased host, uppercased method, query key... */
+  char *val2;      /* second value: query value */
+  wh_rules_re *re; /* compiled regexp, when the argument is one */
   wh_rules_ipnet net;
   bool present_only; /* v2 Query(`k`) / Headers(k, ``): presence test */
   bool wildcard;     /* Host(`*.x`) / HostSNI(`*.x`): val is ".x" suffix */

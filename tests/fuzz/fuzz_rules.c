@@ -42,7 +42,10 @@ static void exercise(const char *text, wh_rule_proto proto, wh_rule_syntax synta
     (void)wh_rule_match_http(r, &v);
   } else {
     const char *alpn[] = {"h2", "http/1.1"};
-    wh_tcp_conn_view c = {.sni = "API.example.com", .is_tls = true, .alpn = alpn, .nalpn = 2,
+    wh_tcp_conn_view c = {.sni = "API.example.com",
+                          .is_tls = true,
+                          .alpn = alpn,
+                          .nalpn = 2,
                           .client = (const struct sockaddr *)&peer};
     (void)wh_rule_match_tcp(r, &c);
     c.is_tls = false;

@@ -134,8 +134,7 @@ static void test_host_values(void **state) {
                 "a.com,b.com");
   expect_values("Host(`a`,`b`) || HostHeader(`c`)", WH_RULE_HTTP, WH_RULE_V2, "a,b,c");
   expect_values("!Host(`*.x.com`)", WH_RULE_HTTP, WH_RULE_V3, "*.x.com");
-  expect_values("HostSNI(`x.com`) || HostSNI(`*.y.com`)", WH_RULE_TCP, WH_RULE_V3,
-                "x.com,*.y.com");
+  expect_values("HostSNI(`x.com`) || HostSNI(`*.y.com`)", WH_RULE_TCP, WH_RULE_V3, "x.com,*.y.com");
   expect_values("Path(`/`)", WH_RULE_HTTP, WH_RULE_V3, "");
   expect_values("HostRegexp(`a`)", WH_RULE_HTTP, WH_RULE_V3, "");
   expect_values("ClientIP(`::1`)", WH_RULE_TCP, WH_RULE_V3, "");

@@ -84,7 +84,8 @@ static const mcase cases[] = {
     {"Header(`X-Env`, ``)", {.headers = "X-Env: x"}, false},
     {"HeaderRegexp(`User-Agent`, `(?i)curl`)", {.headers = "User-Agent: Curl/8"}, true},
     {"HeaderRegexp(`User-Agent`, `^curl`)", {.headers = "User-Agent: wget"}, false},
-    {"HeaderRegexp(`Accept`, `json`)", {.headers = "Accept: text/html\nAccept: application/json"},
+    {"HeaderRegexp(`Accept`, `json`)",
+     {.headers = "Accept: text/html\nAccept: application/json"},
      true},
     {"HeaderRegexp(`Accept`, `.*`)", {.headers = NULL}, false},
     /* Query / QueryRegexp: Go's url.ParseQuery */

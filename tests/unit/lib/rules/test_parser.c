@@ -231,10 +231,8 @@ static const canon_case canons[] = {
     {"alpn(`h2`)", T, V3, "ALPN(`h2`)"},
     {"Alpn(`h2`)", T, V3, "ALPN(`h2`)"},
     {"headers(`a`, `b`)", H, V2, "Headers(`a`, `b`)"},
-    {"Host(`a`) || Host(`b`) && Path(`/x`)", H, V3,
-     "(Host(`a`) || (Host(`b`) && Path(`/x`)))"},
-    {"Host(`a`) && Host(`b`) || Path(`/x`)", H, V3,
-     "((Host(`a`) && Host(`b`)) || Path(`/x`))"},
+    {"Host(`a`) || Host(`b`) && Path(`/x`)", H, V3, "(Host(`a`) || (Host(`b`) && Path(`/x`)))"},
+    {"Host(`a`) && Host(`b`) || Path(`/x`)", H, V3, "((Host(`a`) && Host(`b`)) || Path(`/x`))"},
     {"!Host(`a`) && Path(`/x`)", H, V3, "(!Host(`a`) && Path(`/x`))"},
     {"!(Host(`a`) || Host(`b`))", H, V3, "!(Host(`a`) || Host(`b`))"},
     {"Host(`a`) && !(Path(`/x`) || Method(`GET`))", H, V3,
@@ -328,10 +326,14 @@ static void test_getters(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_errors),          cmocka_unit_test(test_empty_rule),
-      cmocka_unit_test(test_bad_proto_or_syntax), cmocka_unit_test(test_caps),
-      cmocka_unit_test(test_to_string),       cmocka_unit_test(test_precedence_semantics),
-      cmocka_unit_test(test_syntax_parse),    cmocka_unit_test(test_getters),
+      cmocka_unit_test(test_errors),
+      cmocka_unit_test(test_empty_rule),
+      cmocka_unit_test(test_bad_proto_or_syntax),
+      cmocka_unit_test(test_caps),
+      cmocka_unit_test(test_to_string),
+      cmocka_unit_test(test_precedence_semantics),
+      cmocka_unit_test(test_syntax_parse),
+      cmocka_unit_test(test_getters),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

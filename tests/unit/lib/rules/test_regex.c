@@ -15,11 +15,11 @@ static bool re_ok(const char *re) {
 
 static void test_accepted(void **state) {
   (void)state;
-  const char *ok[] = {"(?i)abc",  "(?P<n>a)",  "(?<n>a)",   "(?:a|b)+", "[[:alpha:]]+",
-                      "\\pL",     "\\p{Greek}", "a{2,3}",   "a{2,}",    "a*?",
-                      "a+?b??",   "x{",         "x{a}",     "\\Q.*\\E", "[]a]",
-                      "[^]a]",    "\\x41\\x{42}", "(?s:.)", "(?im-s)a", "\\d\\D\\w\\W\\s\\S\\b\\B",
-                      "\\A\\z",   "[\\d\\-]", "a|"};
+  const char *ok[] = {"(?i)abc", "(?P<n>a)",     "(?<n>a)", "(?:a|b)+", "[[:alpha:]]+",
+                      "\\pL",    "\\p{Greek}",   "a{2,3}",  "a{2,}",    "a*?",
+                      "a+?b??",  "x{",           "x{a}",    "\\Q.*\\E", "[]a]",
+                      "[^]a]",   "\\x41\\x{42}", "(?s:.)",  "(?im-s)a", "\\d\\D\\w\\W\\s\\S\\b\\B",
+                      "\\A\\z",  "[\\d\\-]",     "a|"};
   for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
     if (!re_ok(ok[i]))
       fail_msg("pattern %s was refused", ok[i]);
@@ -116,9 +116,9 @@ static void *work(void *arg) {
 
 static void test_concurrent_matching(void **state) {
   (void)state;
-  wh_rule *r = wh_rule_parse(
-      "HostRegexp(`^[a-z]+\\.example\\.com$`) && PathRegexp(`^/item/[0-9]*[02468]$`)",
-      WH_RULE_HTTP, WH_RULE_V3, NULL);
+  wh_rule *r =
+      wh_rule_parse("HostRegexp(`^[a-z]+\\.example\\.com$`) && PathRegexp(`^/item/[0-9]*[02468]$`)",
+                    WH_RULE_HTTP, WH_RULE_V3, NULL);
   assert_non_null(r);
   pthread_t th[4];
   worker w[4];
