@@ -43,17 +43,16 @@ static int redirectregex_on_request(const void *cfg, wh_mw_exchange *x) {
     return WH_MW_NEXT;
   int err;
   PCRE2_SIZE off;
-  pcre2_code *re = pcre2_compile((PCRE2_SPTR)c->regex, PCRE2_ZERO_TERMINATED, PCRE2_UTF, &err,
-                                 &off, NULL);
+  pcre2_code *re =
+      pcre2_compile((PCRE2_SPTR)c->regex, PCRE2_ZERO_TERMINATED, PCRE2_UTF, &err, &off, NULL);
   int rc = WH_MW_NEXT;
   if (re) {
     pcre2_match_data *md = pcre2_match_data_create_from_pattern(re, NULL);
     if (md && pcre2_match(re, (PCRE2_SPTR)url, strlen(url), 0, 0, md, NULL) >= 0) {
       PCRE2_UCHAR out[8192];
       PCRE2_SIZE outlen = sizeof(out);
-      if (pcre2_substitute(re, (PCRE2_SPTR)url, strlen(url), 0, PCRE2_SUBSTITUTE_GLOBAL, NULL,
-                           NULL, (PCRE2_SPTR)c->replacement, PCRE2_ZERO_TERMINATED, out,
-                           &outlen) >= 0) {
+      if (pcre2_substitute(re, (PCRE2_SPTR)url, strlen(url), 0, PCRE2_SUBSTITUTE_GLOBAL, NULL, NULL,
+                           (PCRE2_SPTR)c->replacement, PCRE2_ZERO_TERMINATED, out, &outlen) >= 0) {
         wh_mw_redirect(x, (const char *)out, c->permanent);
         rc = WH_MW_DONE;
       }

@@ -31,8 +31,8 @@ static void on_emit(void *ctx, const char *provider, wh_dyn_config *cfg, const w
 }
 
 static const char *const kind_names[WH_KIND_COUNT] = {
-    "router", "service", "middleware", "serversTransport", "TCP router", "TCP service",
-    "TCP middleware", "TCP serversTransport", "UDP router", "UDP service"};
+    "router",      "service",        "middleware",           "serversTransport", "TCP router",
+    "TCP service", "TCP middleware", "TCP serversTransport", "UDP router",       "UDP service"};
 
 int wh_cmd_check(int argc, char **argv, char **envp) {
   /* Only errors from the loaders reach the log; check prints its own report. */
@@ -93,8 +93,9 @@ int wh_cmd_check(int argc, char **argv, char **envp) {
       else if (el->status == WH_STATUS_WARNING)
         warnings++;
       for (size_t e = 0; e < el->errors.n; e++)
-        printf("%s %s \"%s\": %s\n", el->status == WH_STATUS_DISABLED ? "error:" : "warning:",
-               kind_names[k], el->name, el->errors.items[e]);
+        printf("%s %s \"%s\": %s\n",
+               el->status == WH_STATUS_DISABLED ? "error:" : "warning:", kind_names[k], el->name,
+               el->errors.items[e]);
     }
   }
   wh_runtime_free(rt);

@@ -25,7 +25,9 @@ typedef struct app {
   int exit_code;
 } app;
 
-static wh_snapshot *get_snapshot(void *ctx) { return wh_control_current(ctx); }
+static wh_snapshot *get_snapshot(void *ctx) {
+  return wh_control_current(ctx);
+}
 
 static void close_walk(uv_handle_t *h, void *arg) {
   (void)arg;

@@ -37,34 +37,34 @@ typedef struct wh_router_observability {
 } wh_router_observability;
 
 typedef struct wh_http_router {
-  wh_strlist entry_points; /* "entryPoints" */
-  wh_strlist middlewares;  /* "middlewares" */
-  char *service;           /* "service" */
-  char *rule;              /* "rule" */
-  char *rule_syntax;       /* "ruleSyntax": "", "v2" or "v3" */
-  int64_t priority;        /* "priority" (0 = len(rule)) */
-  wh_router_tls *tls;      /* "tls" (ALLOW_EMPTY) */
+  wh_strlist entry_points;                /* "entryPoints" */
+  wh_strlist middlewares;                 /* "middlewares" */
+  char *service;                          /* "service" */
+  char *rule;                             /* "rule" */
+  char *rule_syntax;                      /* "ruleSyntax": "", "v2" or "v3" */
+  int64_t priority;                       /* "priority" (0 = len(rule)) */
+  wh_router_tls *tls;                     /* "tls" (ALLOW_EMPTY) */
   wh_router_observability *observability; /* "observability" */
 } wh_http_router;
 
 typedef struct wh_server {
-  char *url;           /* "url" */
-  int64_t weight;      /* "weight"; weight_set tells explicit 0 from absent (default 1) */
+  char *url;      /* "url" */
+  int64_t weight; /* "weight"; weight_set tells explicit 0 from absent (default 1) */
   bool weight_set;
-  bool preserve_path;  /* "preservePath" */
+  bool preserve_path; /* "preservePath" */
   /* label-only ("port", "scheme"): turned into url by the docker provider; never encoded */
   char *port;
   char *scheme;
 } wh_server;
 
 typedef struct wh_cookie {
-  char *name;       /* "name" */
-  bool secure;      /* "secure" */
-  bool http_only;   /* "httpOnly" */
-  char *same_site;  /* "sameSite": "", none, lax, strict */
-  int64_t max_age;  /* "maxAge" */
-  char *path;       /* "path" [/] */
-  char *domain;     /* "domain" */
+  char *name;      /* "name" */
+  bool secure;     /* "secure" */
+  bool http_only;  /* "httpOnly" */
+  char *same_site; /* "sameSite": "", none, lax, strict */
+  int64_t max_age; /* "maxAge" */
+  char *path;      /* "path" [/] */
+  char *domain;    /* "domain" */
 } wh_cookie;
 
 typedef struct wh_sticky {
@@ -79,7 +79,7 @@ typedef struct wh_health_check {
   wh_duration unhealthy_interval; /* "unhealthyInterval" [= interval when 0] */
   wh_duration timeout;            /* [5s] */
   char *hostname;
-  bool follow_redirects;          /* "followRedirects" [true] */
+  bool follow_redirects; /* "followRedirects" [true] */
   wh_strmap headers;
 } wh_health_check;
 
@@ -93,14 +93,14 @@ typedef struct wh_response_forwarding {
 } wh_response_forwarding;
 
 typedef struct wh_lb_service {
-  wh_list servers;                 /* of wh_server, "servers" */
-  char *strategy;                  /* "strategy" [wrr] */
-  wh_sticky *sticky;               /* "sticky" */
-  wh_health_check *health_check;   /* "healthCheck" */
+  wh_list servers;                               /* of wh_server, "servers" */
+  char *strategy;                                /* "strategy" [wrr] */
+  wh_sticky *sticky;                             /* "sticky" */
+  wh_health_check *health_check;                 /* "healthCheck" */
   wh_passive_health_check *passive_health_check; /* "passiveHealthCheck" */
-  bool pass_host_header;           /* "passHostHeader" [true], always encoded */
-  wh_response_forwarding *response_forwarding; /* "responseForwarding" */
-  char *servers_transport;         /* "serversTransport" */
+  bool pass_host_header;                         /* "passHostHeader" [true], always encoded */
+  wh_response_forwarding *response_forwarding;   /* "responseForwarding" */
+  char *servers_transport;                       /* "serversTransport" */
 } wh_lb_service;
 
 typedef struct wh_weighted_ref {
@@ -110,7 +110,7 @@ typedef struct wh_weighted_ref {
 } wh_weighted_ref;
 
 typedef struct wh_weighted_service {
-  wh_list services;              /* of wh_weighted_ref */
+  wh_list services; /* of wh_weighted_ref */
   wh_sticky *sticky;
   wh_health_check *health_check; /* "healthCheck" (empty struct in Traefik) */
 } wh_weighted_service;
@@ -122,9 +122,9 @@ typedef struct wh_mirror_ref {
 
 typedef struct wh_mirroring_service {
   char *service;
-  bool mirror_body;       /* "mirrorBody" [true] */
-  int64_t max_body_size;  /* "maxBodySize" [-1] */
-  wh_list mirrors;        /* of wh_mirror_ref */
+  bool mirror_body;      /* "mirrorBody" [true] */
+  int64_t max_body_size; /* "maxBodySize" [-1] */
+  wh_list mirrors;       /* of wh_mirror_ref */
   wh_health_check *health_check;
 } wh_mirroring_service;
 
@@ -135,10 +135,10 @@ typedef struct wh_failover_service {
 } wh_failover_service;
 
 typedef struct wh_http_service {
-  wh_lb_service *load_balancer;      /* "loadBalancer" */
-  wh_weighted_service *weighted;     /* "weighted" */
-  wh_mirroring_service *mirroring;   /* "mirroring" */
-  wh_failover_service *failover;     /* "failover" */
+  wh_lb_service *load_balancer;    /* "loadBalancer" */
+  wh_weighted_service *weighted;   /* "weighted" */
+  wh_mirroring_service *mirroring; /* "mirroring" */
+  wh_failover_service *failover;   /* "failover" */
 } wh_http_service;
 
 /* A middleware is one of the registered types (middleware/registry.c): exactly
@@ -164,23 +164,23 @@ typedef struct wh_spiffe {
 } wh_spiffe;
 
 typedef struct wh_servers_transport {
-  char *server_name;            /* "serverName" */
-  bool insecure_skip_verify;    /* "insecureSkipVerify" */
-  wh_strlist root_cas;          /* "rootCAs" */
-  wh_list certificates;         /* of wh_cert_files */
-  int64_t max_idle_conns_per_host; /* "maxIdleConnsPerHost" */
+  char *server_name;                           /* "serverName" */
+  bool insecure_skip_verify;                   /* "insecureSkipVerify" */
+  wh_strlist root_cas;                         /* "rootCAs" */
+  wh_list certificates;                        /* of wh_cert_files */
+  int64_t max_idle_conns_per_host;             /* "maxIdleConnsPerHost" */
   wh_forwarding_timeouts *forwarding_timeouts; /* "forwardingTimeouts" */
-  bool disable_http2;           /* "disableHTTP2" */
-  char *peer_cert_uri;          /* "peerCertURI" */
-  wh_spiffe *spiffe;            /* "spiffe" */
+  bool disable_http2;                          /* "disableHTTP2" */
+  char *peer_cert_uri;                         /* "peerCertURI" */
+  wh_spiffe *spiffe;                           /* "spiffe" */
 } wh_servers_transport;
 
 /* ---- TCP ---- */
 typedef struct wh_tcp_router_tls {
-  bool passthrough;    /* "passthrough" */
+  bool passthrough; /* "passthrough" */
   char *options;
   char *cert_resolver;
-  wh_list domains;     /* of wh_domain */
+  wh_list domains; /* of wh_domain */
 } wh_tcp_router_tls;
 
 typedef struct wh_tcp_router {
@@ -204,11 +204,11 @@ typedef struct wh_proxy_protocol {
 } wh_proxy_protocol;
 
 typedef struct wh_tcp_lb_service {
-  wh_list servers;                    /* of wh_tcp_server */
-  wh_proxy_protocol *proxy_protocol;  /* "proxyProtocol" (deprecated in v3) */
-  wh_duration termination_delay;      /* "terminationDelay" (deprecated in v3) */
+  wh_list servers;                   /* of wh_tcp_server */
+  wh_proxy_protocol *proxy_protocol; /* "proxyProtocol" (deprecated in v3) */
+  wh_duration termination_delay;     /* "terminationDelay" (deprecated in v3) */
   bool termination_delay_set;
-  char *servers_transport;            /* "serversTransport" */
+  char *servers_transport; /* "serversTransport" */
 } wh_tcp_lb_service;
 
 typedef struct wh_tcp_weighted_service {
@@ -259,24 +259,24 @@ typedef struct wh_udp_service {
 /* ---- TLS ---- */
 typedef struct wh_tls_certificate {
   char *cert_file;
-  char *key_file;   /* never encoded */
+  char *key_file; /* never encoded */
   wh_strlist stores;
 } wh_tls_certificate;
 
 typedef struct wh_client_auth {
-  wh_strlist ca_files;     /* "caFiles" */
-  char *client_auth_type;  /* "clientAuthType" */
+  wh_strlist ca_files;    /* "caFiles" */
+  char *client_auth_type; /* "clientAuthType" */
 } wh_client_auth;
 
 typedef struct wh_tls_options {
-  char *min_version;            /* "minVersion" [VersionTLS12] */
-  char *max_version;            /* "maxVersion" */
-  wh_strlist cipher_suites;     /* "cipherSuites" */
-  wh_strlist curve_preferences; /* "curvePreferences" */
-  wh_client_auth client_auth;   /* "clientAuth" (embedded) */
-  bool sni_strict;              /* "sniStrict" */
-  wh_strlist alpn_protocols;    /* "alpnProtocols" [h2,http/1.1,acme-tls/1] */
-  bool disable_session_tickets; /* "disableSessionTickets" */
+  char *min_version;                /* "minVersion" [VersionTLS12] */
+  char *max_version;                /* "maxVersion" */
+  wh_strlist cipher_suites;         /* "cipherSuites" */
+  wh_strlist curve_preferences;     /* "curvePreferences" */
+  wh_client_auth client_auth;       /* "clientAuth" (embedded) */
+  bool sni_strict;                  /* "sniStrict" */
+  wh_strlist alpn_protocols;        /* "alpnProtocols" [h2,http/1.1,acme-tls/1] */
+  bool disable_session_tickets;     /* "disableSessionTickets" */
   bool prefer_server_cipher_suites; /* deprecated, accepted */
 } wh_tls_options;
 
@@ -364,7 +364,7 @@ typedef enum { WH_MW_HTTP = 1, WH_MW_TCP = 2 } wh_mw_proto;
 struct wh_mw_exchange;
 
 typedef struct wh_mw_type {
-  const char *name;        /* Traefik's key: "headers", "rateLimit", "ipAllowList" */
+  const char *name; /* Traefik's key: "headers", "rateLimit", "ipAllowList" */
   wh_mw_proto proto;
   const wh_schema *schema; /* the type's options */
   /* A deprecated alias (v2 "ipWhiteList") points at its replacement's name. */

@@ -32,8 +32,7 @@ wh_node *wh_flags_parse(int argc, char **argv, wh_errlist *errs);
  * TRAEFIK_ENTRYPOINTS_WEB_ADDRESS=:80 sets entrypoints.web.address and
  * TRAEFIK_ENTRYPOINTS_WEB_HTTP_TLS_DOMAINS_0_MAIN sets ...domains.0.main.
  * Returns a map (empty when none). */
-wh_node *wh_env_parse(char **envp, const char *const *prefixes, size_t nprefixes,
-                      wh_errlist *errs);
+wh_node *wh_env_parse(char **envp, const char *const *prefixes, size_t nprefixes, wh_errlist *errs);
 
 /* Renders the Go-template subset Traefik users write in dynamic files:
  * {{ env "NAME" }}, {{ env `NAME` }}, {{ "literal" }}, Go template comments,

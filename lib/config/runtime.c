@@ -552,9 +552,8 @@ static void link_router_common(wh_runtime *rt, wh_rt_elem *el, const char *servi
     free(qn);
   }
   if (tls_options && *tls_options) {
-    char *qn =
-        strcmp(tls_options, "default") == 0 ? wh_strdup("default") : wh_qualify(tls_options,
-                                                                                el->provider);
+    char *qn = strcmp(tls_options, "default") == 0 ? wh_strdup("default")
+                                                   : wh_qualify(tls_options, el->provider);
     if (!tls_options_exist(rt, qn))
       fail(el, "unknown TLS options: %s", qn);
     free(qn);

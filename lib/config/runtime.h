@@ -38,25 +38,25 @@ typedef enum {
 
 /* One element. cfg is owned by the element and freed with schema. */
 typedef struct wh_rt_elem {
-  char *name;            /* qualified: "web@docker" */
-  char *provider;        /* "docker" */
+  char *name;     /* qualified: "web@docker" */
+  char *provider; /* "docker" */
   wh_kind kind;
   const wh_schema *schema;
-  void *cfg;             /* wh_http_router, wh_http_service, wh_middleware, ... */
+  void *cfg; /* wh_http_router, wh_http_service, wh_middleware, ... */
   wh_status status;
-  wh_errlist errors;     /* readable messages, shown in the API "error" list */
-  wh_strlist used_by;    /* services and middlewares: qualified names of routers, sorted */
+  wh_errlist errors;  /* readable messages, shown in the API "error" list */
+  wh_strlist used_by; /* services and middlewares: qualified names of routers, sorted */
   /* routers only */
-  wh_strlist using;      /* effective entry points */
-  int64_t priority;      /* effective priority (explicit, else len(rule)) */
-  struct wh_rule *rule;  /* compiled rule, NULL when disabled for a rule error */
-  char *service_ref;     /* qualified service name the router points to */
+  wh_strlist using;           /* effective entry points */
+  int64_t priority;           /* effective priority (explicit, else len(rule)) */
+  struct wh_rule *rule;       /* compiled rule, NULL when disabled for a rule error */
+  char *service_ref;          /* qualified service name the router points to */
   wh_strlist middleware_refs; /* qualified middleware names, in order */
-  bool tls;              /* router's own tls section is set (an entry point's http.tls
-                            turns TLS on for its routers there: see route_table.h) */
+  bool tls;                   /* router's own tls section is set (an entry point's http.tls
+                                 turns TLS on for its routers there: see route_table.h) */
   /* middlewares only */
   const wh_mw_type *mw_type;
-  void *mw_cfg;          /* borrowed from cfg */
+  void *mw_cfg; /* borrowed from cfg */
   /* services: for the API "serverStatus" (url -> "UP"/"DOWN"); filled by health checks */
   wh_strmap server_status;
 } wh_rt_elem;
@@ -68,7 +68,7 @@ typedef struct wh_rt_list {
 
 /* A provider's contribution, as handed to the build. */
 typedef struct wh_fragment {
-  const char *provider;  /* "file", "docker", "internal", ... */
+  const char *provider;     /* "file", "docker", "internal", ... */
   const wh_dyn_config *cfg; /* borrowed for the duration of the build */
 } wh_fragment;
 

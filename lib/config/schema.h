@@ -35,20 +35,20 @@
 struct cJSON;
 
 typedef enum {
-  WH_F_STRING = 0,  /* char *                                                */
-  WH_F_BOOL,        /* bool                                                  */
-  WH_F_INT,         /* int64_t                                               */
-  WH_F_FLOAT,       /* double                                                */
-  WH_F_DURATION,    /* wh_duration (ns); JSON output as Go string ("10s")    */
-  WH_F_STRLIST,     /* wh_strlist                                            */
-  WH_F_STRMAP,      /* wh_strmap: map of string -> string (header maps)      */
-  WH_F_STRUCT,      /* embedded struct of schema `sub`                       */
-  WH_F_STRUCT_PTR,  /* pointer to struct of schema `sub`, NULL when absent   */
-  WH_F_LIST,        /* wh_list of structs of schema `sub`                    */
-  WH_F_MAP,         /* wh_map of name -> pointer to struct of schema `sub`   */
-  WH_F_INTLIST,     /* wh_intlist (status codes)                             */
-  WH_F_FLOATLIST,   /* wh_floatlist (histogram buckets)                      */
-  WH_F_RAW,         /* wh_node * kept as is (e.g. DNS provider options); owned */
+  WH_F_STRING = 0, /* char *                                                */
+  WH_F_BOOL,       /* bool                                                  */
+  WH_F_INT,        /* int64_t                                               */
+  WH_F_FLOAT,      /* double                                                */
+  WH_F_DURATION,   /* wh_duration (ns); JSON output as Go string ("10s")    */
+  WH_F_STRLIST,    /* wh_strlist                                            */
+  WH_F_STRMAP,     /* wh_strmap: map of string -> string (header maps)      */
+  WH_F_STRUCT,     /* embedded struct of schema `sub`                       */
+  WH_F_STRUCT_PTR, /* pointer to struct of schema `sub`, NULL when absent   */
+  WH_F_LIST,       /* wh_list of structs of schema `sub`                    */
+  WH_F_MAP,        /* wh_map of name -> pointer to struct of schema `sub`   */
+  WH_F_INTLIST,    /* wh_intlist (status codes)                             */
+  WH_F_FLOATLIST,  /* wh_floatlist (histogram buckets)                      */
+  WH_F_RAW,        /* wh_node * kept as is (e.g. DNS provider options); owned */
 } wh_ftype;
 
 enum {
@@ -97,12 +97,12 @@ typedef struct wh_map {
 struct wh_schema;
 
 typedef struct wh_field {
-  const char *name;  /* canonical spelling, as Traefik's JSON/YAML writes it */
+  const char *name; /* canonical spelling, as Traefik's JSON/YAML writes it */
   wh_ftype type;
-  size_t offset;     /* offsetof(struct, member) */
+  size_t offset;               /* offsetof(struct, member) */
   const struct wh_schema *sub; /* STRUCT, STRUCT_PTR, LIST, MAP */
-  const char *dflt;  /* default as text, applied when the struct is created; NULL = zero */
-  unsigned flags;    /* WH_FF_* */
+  const char *dflt; /* default as text, applied when the struct is created; NULL = zero */
+  unsigned flags;   /* WH_FF_* */
   /* optional: offset of a bool set to true when the field was given
    * explicitly (to tell "false" from "absent"); 0 means none. */
   size_t set_offset;
@@ -155,7 +155,8 @@ int wh_map_put(wh_map *m, const char *key, void *val, void **old);
 
 /* Parses a scalar the way the decoder does (exposed for flags like
  * --providers.docker and for labels). */
-int wh_parse_bool(const char *s, bool *out); /* true/false/1/0/yes/no... as Go's strconv.ParseBool */
+int wh_parse_bool(const char *s,
+                  bool *out); /* true/false/1/0/yes/no... as Go's strconv.ParseBool */
 int wh_parse_int(const char *s, int64_t *out);
 
 #endif

@@ -11,10 +11,10 @@
 #include "lib/config/schema.h"
 
 typedef struct wh_ep_redirect {
-  char *to;          /* "to": entry point name or ":port" */
-  char *scheme;      /* "scheme" [https] */
-  bool permanent;    /* "permanent" [true] */
-  int64_t priority;  /* "priority" [MaxInt-1 = 9223372036854775806] */
+  char *to;         /* "to": entry point name or ":port" */
+  char *scheme;     /* "scheme" [https] */
+  bool permanent;   /* "permanent" [true] */
+  int64_t priority; /* "priority" [MaxInt-1 = 9223372036854775806] */
 } wh_ep_redirect;
 
 typedef struct wh_ep_redirections {
@@ -43,10 +43,10 @@ typedef struct wh_ep_http {
 } wh_ep_http;
 
 typedef struct wh_ep_forwarded_headers {
-  wh_strlist trusted_ips;        /* "trustedIPs" */
-  bool insecure;                 /* "insecure" */
-  wh_strlist connection;         /* "connection" (v3.x) */
-  bool not_append_x_forwarded_for; /* "notAppendXForwardedFor" */
+  wh_strlist trusted_ips;              /* "trustedIPs" */
+  bool insecure;                       /* "insecure" */
+  wh_strlist connection;               /* "connection" (v3.x) */
+  bool not_append_x_forwarded_for;     /* "notAppendXForwardedFor" */
   bool add_x_forwarded_scheme_headers; /* "addXForwardedSchemeHeaders" */
 } wh_ep_forwarded_headers;
 
@@ -82,24 +82,24 @@ typedef struct wh_ep_udp {
 } wh_ep_udp;
 
 typedef struct wh_entrypoint {
-  char *address;  /* "address": [host]:port[/tcp|/udp] */
-  bool as_default; /* "asDefault" */
-  wh_ep_http http; /* "http" (embedded) */
+  char *address;                              /* "address": [host]:port[/tcp|/udp] */
+  bool as_default;                            /* "asDefault" */
+  wh_ep_http http;                            /* "http" (embedded) */
   wh_ep_forwarded_headers *forwarded_headers; /* "forwardedHeaders" */
   wh_ep_proxy_protocol *proxy_protocol;       /* "proxyProtocol" */
   wh_ep_transport transport;                  /* "transport" (embedded) */
   wh_ep_http2 *http2;                         /* "http2" */
   wh_ep_udp *udp;                             /* "udp" */
   /* filled by wh_static_finish from address: */
-  char *host;      /* "" = all addresses */
+  char *host; /* "" = all addresses */
   int port;
   bool is_udp;
 } wh_entrypoint;
 
 typedef struct wh_file_provider {
-  char *filename;  /* "filename" */
-  char *directory; /* "directory" */
-  bool watch;      /* "watch" [true] */
+  char *filename;                    /* "filename" */
+  char *directory;                   /* "directory" */
+  bool watch;                        /* "watch" [true] */
   bool debug_log_generated_template; /* "debugLogGeneratedTemplate" */
 } wh_file_provider;
 
@@ -112,15 +112,15 @@ typedef struct wh_docker_provider {
   char *endpoint;          /* [unix:///var/run/docker.sock] */
   bool exposed_by_default; /* "exposedByDefault" [true] */
   char *network;
-  bool use_bind_port_ip;   /* "useBindPortIP" */
-  bool watch;              /* [true] */
+  bool use_bind_port_ip; /* "useBindPortIP" */
+  bool watch;            /* [true] */
   char *constraints;
-  char *default_rule;      /* "defaultRule" [Host(`{{ normalize .Name }}`)] */
-  bool allow_empty_services; /* "allowEmptyServices" */
+  char *default_rule;              /* "defaultRule" [Host(`{{ normalize .Name }}`)] */
+  bool allow_empty_services;       /* "allowEmptyServices" */
   wh_duration http_client_timeout; /* "httpClientTimeout" */
   wh_client_tls *tls;
   char *username;
-  char *password;          /* SECRET */
+  char *password; /* SECRET */
   /* v2 only */
   bool swarm_mode;                        /* "swarmMode" (deprecated) */
   wh_duration swarm_mode_refresh_seconds; /* "swarmModeRefreshSeconds" [15s] */
@@ -144,33 +144,33 @@ typedef struct wh_swarm_provider {
 
 typedef struct wh_providers {
   wh_duration providers_throttle_duration; /* "providersThrottleDuration" [2s] */
-  wh_file_provider *file;     /* "file" (ALLOW_EMPTY) */
-  wh_docker_provider *docker; /* "docker" (ALLOW_EMPTY) */
-  wh_swarm_provider *swarm;   /* "swarm" (ALLOW_EMPTY) */
+  wh_file_provider *file;                  /* "file" (ALLOW_EMPTY) */
+  wh_docker_provider *docker;              /* "docker" (ALLOW_EMPTY) */
+  wh_swarm_provider *swarm;                /* "swarm" (ALLOW_EMPTY) */
 } wh_providers;
 
 typedef struct wh_api {
-  bool insecure;   /* "insecure" */
-  bool dashboard;  /* "dashboard" [true] */
-  bool debug;      /* "debug" */
-  char *base_path; /* "basePath" [/] */
+  bool insecure;             /* "insecure" */
+  bool dashboard;            /* "dashboard" [true] */
+  bool debug;                /* "debug" */
+  char *base_path;           /* "basePath" [/] */
   bool disable_dashboard_ad; /* "disableDashboardAd" */
 } wh_api;
 
 typedef struct wh_ping {
-  char *entry_point;              /* "entryPoint" [traefik] */
-  bool manual_routing;            /* "manualRouting" */
+  char *entry_point;               /* "entryPoint" [traefik] */
+  bool manual_routing;             /* "manualRouting" */
   int64_t terminating_status_code; /* "terminatingStatusCode" [503] */
 } wh_ping;
 
 typedef struct wh_prometheus {
-  wh_floatlist buckets;          /* [0.1,0.3,1.2,5.0] */
-  bool add_entry_points_labels;  /* [true] */
-  bool add_routers_labels;       /* [false] */
-  bool add_services_labels;      /* [true] */
-  char *entry_point;             /* [traefik] */
+  wh_floatlist buckets;         /* [0.1,0.3,1.2,5.0] */
+  bool add_entry_points_labels; /* [true] */
+  bool add_routers_labels;      /* [false] */
+  bool add_services_labels;     /* [true] */
+  char *entry_point;            /* [traefik] */
   bool manual_routing;
-  wh_strmap header_labels;       /* "headerLabels" */
+  wh_strmap header_labels; /* "headerLabels" */
 } wh_prometheus;
 
 typedef struct wh_metrics {
@@ -203,12 +203,12 @@ typedef struct wh_accesslog_fields {
 } wh_accesslog_fields;
 
 typedef struct wh_accesslog {
-  char *file_path;           /* "filePath" */
-  char *format;              /* [common] common|genericCLF|json */
-  int64_t buffering_size;    /* "bufferingSize" */
+  char *file_path;        /* "filePath" */
+  char *format;           /* [common] common|genericCLF|json */
+  int64_t buffering_size; /* "bufferingSize" */
   wh_accesslog_filters *filters;
   wh_accesslog_fields *fields;
-  bool add_internals;        /* "addInternals" */
+  bool add_internals; /* "addInternals" */
 } wh_accesslog;
 
 typedef struct wh_acme_http_challenge {
@@ -220,8 +220,8 @@ typedef struct wh_acme_tls_challenge {
 } wh_acme_tls_challenge;
 
 typedef struct wh_acme_propagation {
-  bool disable_checks;            /* "disableChecks" */
-  bool require_all_rns;           /* "requireAllRNS" */
+  bool disable_checks;             /* "disableChecks" */
+  bool require_all_rns;            /* "requireAllRNS" */
   wh_duration delay_before_checks; /* "delayBeforeChecks" */
 } wh_acme_propagation;
 
@@ -240,13 +240,13 @@ typedef struct wh_acme_eab {
 
 typedef struct wh_acme {
   char *email;
-  char *ca_server;   /* "caServer" [https://acme-v02.api.letsencrypt.org/directory] */
+  char *ca_server;            /* "caServer" [https://acme-v02.api.letsencrypt.org/directory] */
   wh_strlist ca_certificates; /* "caCertificates" */
   char *preferred_chain;
-  char *storage;     /* [acme.json] */
-  char *key_type;    /* "keyType" [RSA4096] */
+  char *storage;                     /* [acme.json] */
+  char *key_type;                    /* "keyType" [RSA4096] */
   wh_duration certificates_duration; /* "certificatesDuration" [2160h]; int hours in Traefik */
-  wh_duration client_timeout;                 /* [2m] */
+  wh_duration client_timeout;        /* [2m] */
   wh_duration client_response_header_timeout; /* [30s] */
   wh_acme_eab *eab;
   wh_acme_http_challenge *http_challenge; /* "httpChallenge" */
@@ -281,13 +281,13 @@ typedef struct wh_wharf_opts {
 typedef struct wh_static_config {
   wh_global *global;
   wh_core *core;
-  wh_map entry_points;     /* "entryPoints": name -> wh_entrypoint */
+  wh_map entry_points; /* "entryPoints": name -> wh_entrypoint */
   wh_providers *providers;
-  wh_api *api;             /* ALLOW_EMPTY */
-  wh_ping *ping;           /* ALLOW_EMPTY */
+  wh_api *api;   /* ALLOW_EMPTY */
+  wh_ping *ping; /* ALLOW_EMPTY */
   wh_metrics *metrics;
   wh_log_config *log;
-  wh_accesslog *access_log; /* "accessLog" (ALLOW_EMPTY) */
+  wh_accesslog *access_log;                       /* "accessLog" (ALLOW_EMPTY) */
   wh_static_servers_transport *servers_transport; /* "serversTransport" */
   wh_map certificates_resolvers; /* "certificatesResolvers": name -> wh_cert_resolver */
   /* wharf's own: number of worker threads (0 = number of CPUs) */
@@ -297,7 +297,12 @@ typedef struct wh_static_config {
 extern const wh_schema wh_schema_static_config;
 
 /* Where the effective configuration came from, for logs and `wharf check`. */
-typedef enum { WH_STATIC_SRC_NONE = 0, WH_STATIC_SRC_FILE, WH_STATIC_SRC_FLAGS, WH_STATIC_SRC_ENV } wh_static_source;
+typedef enum {
+  WH_STATIC_SRC_NONE = 0,
+  WH_STATIC_SRC_FILE,
+  WH_STATIC_SRC_FLAGS,
+  WH_STATIC_SRC_ENV
+} wh_static_source;
 
 /* Loads the static configuration the way Traefik does: --configFile (or the
  * default search paths) first, else the flags, else TRAEFIK_* / WHARF_*

@@ -50,8 +50,8 @@ wh_node *wh_node_at(const wh_node *root, const char *dotted);
 int wh_node_set_path(wh_node *root, char *const *segs, size_t nsegs, const char *value,
                      const char *source, int line);
 /* Same with a '.'-separated path. */
-int wh_node_set_dotted(wh_node *root, const char *dotted, const char *value,
-                       const char *source, int line);
+int wh_node_set_dotted(wh_node *root, const char *dotted, const char *value, const char *source,
+                       int line);
 
 /* Deep-merges src into dst (maps merge key by key, case-insensitively; for
  * scalars and lists src replaces dst). src is left untouched. */

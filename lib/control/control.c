@@ -36,8 +36,8 @@ static int provider_index(const char *name) {
 
 static void log_runtime(const wh_runtime *rt) {
   static const char *const what[WH_KIND_COUNT] = {
-      "router", "service", "middleware", "serversTransport", "TCP router",
-      "TCP service", "TCP middleware", "TCP serversTransport", "UDP router", "UDP service"};
+      "router",      "service",        "middleware",           "serversTransport", "TCP router",
+      "TCP service", "TCP middleware", "TCP serversTransport", "UDP router",       "UDP service"};
   for (int k = 0; k < WH_KIND_COUNT; k++) {
     for (size_t i = 0; i < rt->elems[k].n; i++) {
       const wh_rt_elem *el = rt->elems[k].v[i];
@@ -87,8 +87,7 @@ static void on_timer(uv_timer_t *t) {
 }
 
 static uint64_t throttle_ms(const wh_control *c) {
-  wh_duration d = c->stat->providers ? c->stat->providers->providers_throttle_duration
-                                     : 2 * WH_SEC;
+  wh_duration d = c->stat->providers ? c->stat->providers->providers_throttle_duration : 2 * WH_SEC;
   return d > 0 ? (uint64_t)(d / WH_MS) : 0;
 }
 
@@ -142,9 +141,13 @@ wh_control *wh_control_new(uv_loop_t *loop, const wh_static_config *stat, wh_dyn
   return c;
 }
 
-wh_snapshot *wh_control_current(wh_control *c) { return wh_snapshot_ref(c->current); }
+wh_snapshot *wh_control_current(wh_control *c) {
+  return wh_snapshot_ref(c->current);
+}
 
-uint64_t wh_control_generation(const wh_control *c) { return c->generation; }
+uint64_t wh_control_generation(const wh_control *c) {
+  return c->generation;
+}
 
 static void on_close(uv_handle_t *h) {
   wh_control *c = h->data;

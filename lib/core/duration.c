@@ -14,8 +14,8 @@ static const struct {
   const char *unit;
   int64_t ns;
 } units[] = {
-    {"ns", 1}, {"us", 1000}, {"\xc2\xb5s", 1000}, {"\xce\xbcs", 1000}, {"ms", 1000000},
-    {"s", 1000000000LL}, {"m", 60000000000LL}, {"h", 3600000000000LL},
+    {"ns", 1},       {"us", 1000},        {"\xc2\xb5s", 1000},  {"\xce\xbcs", 1000},
+    {"ms", 1000000}, {"s", 1000000000LL}, {"m", 60000000000LL}, {"h", 3600000000000LL},
 };
 
 int wh_duration_parse(const char *s, wh_duration *out) {

@@ -4,7 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-void wh_errlist_init(wh_errlist *l) { memset(l, 0, sizeof(*l)); }
+void wh_errlist_init(wh_errlist *l) {
+  memset(l, 0, sizeof(*l));
+}
 
 void wh_errlist_free(wh_errlist *l) {
   if (!l)
@@ -54,4 +56,6 @@ void wh_errlist_extend(wh_errlist *dst, const wh_errlist *src, const char *prefi
   }
 }
 
-void wh_errlist_copy(wh_errlist *dst, const wh_errlist *src) { wh_errlist_extend(dst, src, NULL); }
+void wh_errlist_copy(wh_errlist *dst, const wh_errlist *src) {
+  wh_errlist_extend(dst, src, NULL);
+}

@@ -9,11 +9,11 @@
 
 enum {
   WH_OK = 0,
-  WH_ERR = -1,       /* generic failure, details in an errlist or the log */
-  WH_ENOMEM = -2,    /* allocation failed */
-  WH_EINVAL = -3,    /* invalid input */
-  WH_ENOENT = -4,    /* not found */
-  WH_EIO = -5,       /* I/O failure */
+  WH_ERR = -1,    /* generic failure, details in an errlist or the log */
+  WH_ENOMEM = -2, /* allocation failed */
+  WH_EINVAL = -3, /* invalid input */
+  WH_ENOENT = -4, /* not found */
+  WH_EIO = -5,    /* I/O failure */
 };
 
 /* An ordered list of human-readable error strings. Owns its strings. */

@@ -15,7 +15,8 @@
 #include "lib/core/err.h"
 #include "lib/core/str.h"
 
-static const char *const level_names[] = {"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL", "PANIC"};
+static const char *const level_names[] = {"TRACE", "DEBUG", "INFO", "WARN",
+                                          "ERROR", "FATAL", "PANIC"};
 static const char *const level_short[] = {"TRC", "DBG", "INF", "WRN", "ERR", "FTL", "PNC"};
 
 /* The log may be written from any thread; configuration happens once at
@@ -79,7 +80,9 @@ int wh_log_reopen(void) {
   return rc;
 }
 
-wh_log_level wh_log_get_level(void) { return cur_level; }
+wh_log_level wh_log_get_level(void) {
+  return cur_level;
+}
 
 static void json_escape(wh_strbuf *b, const char *s) {
   for (; *s; s++) {
@@ -115,7 +118,8 @@ void wh_log(wh_log_level level, const char *fmt, ...) {
 
   wh_strbuf b = {0};
   if (cur_format == WH_LOG_FORMAT_JSON) {
-    wh_strbuf_printf(&b, "{\"level\":\"%s\",\"time\":\"%s\",\"message\":\"", level_names[level], ts);
+    wh_strbuf_printf(&b, "{\"level\":\"%s\",\"time\":\"%s\",\"message\":\"", level_names[level],
+                     ts);
     json_escape(&b, msg);
     wh_strbuf_puts(&b, "\"}\n");
   } else {

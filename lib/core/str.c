@@ -32,9 +32,13 @@ int wh_strbuf_append(wh_strbuf *b, const char *s, size_t n) {
   return WH_OK;
 }
 
-int wh_strbuf_puts(wh_strbuf *b, const char *s) { return wh_strbuf_append(b, s, strlen(s)); }
+int wh_strbuf_puts(wh_strbuf *b, const char *s) {
+  return wh_strbuf_append(b, s, strlen(s));
+}
 
-int wh_strbuf_putc(wh_strbuf *b, char c) { return wh_strbuf_append(b, &c, 1); }
+int wh_strbuf_putc(wh_strbuf *b, char c) {
+  return wh_strbuf_append(b, &c, 1);
+}
 
 int wh_strbuf_printf(wh_strbuf *b, const char *fmt, ...) {
   va_list ap;
@@ -64,11 +68,17 @@ void wh_strbuf_free(wh_strbuf *b) {
   memset(b, 0, sizeof(*b));
 }
 
-const char *wh_strbuf_cstr(const wh_strbuf *b) { return b->data ? b->data : ""; }
+const char *wh_strbuf_cstr(const wh_strbuf *b) {
+  return b->data ? b->data : "";
+}
 
-char *wh_strdup(const char *s) { return s ? strdup(s) : NULL; }
+char *wh_strdup(const char *s) {
+  return s ? strdup(s) : NULL;
+}
 
-char *wh_strndup(const char *s, size_t n) { return s ? strndup(s, n) : NULL; }
+char *wh_strndup(const char *s, size_t n) {
+  return s ? strndup(s, n) : NULL;
+}
 
 char *wh_asprintf(const char *fmt, ...) {
   va_list ap;

@@ -27,8 +27,8 @@ char *wh_strndup(const char *s, size_t n);
 /* Caller owns the result; NULL on OOM. */
 char *wh_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-bool wh_streq(const char *a, const char *b);      /* NULL-safe */
-bool wh_strcaseeq(const char *a, const char *b);  /* ASCII case-insensitive, NULL-safe */
+bool wh_streq(const char *a, const char *b);     /* NULL-safe */
+bool wh_strcaseeq(const char *a, const char *b); /* ASCII case-insensitive, NULL-safe */
 bool wh_str_has_prefix(const char *s, const char *prefix);
 bool wh_str_has_caseprefix(const char *s, const char *prefix);
 bool wh_str_has_casesuffix(const char *s, const char *suffix);

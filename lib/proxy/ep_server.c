@@ -141,7 +141,9 @@ wh_ep_server *wh_ep_server_start(uv_loop_t *loop, const char *name, const wh_ent
   return s;
 }
 
-int wh_ep_server_port(const wh_ep_server *s) { return wh_http_server_port(s->http); }
+int wh_ep_server_port(const wh_ep_server *s) {
+  return wh_http_server_port(s->http);
+}
 
 void wh_ep_server_stop(wh_ep_server *s) {
   if (!s)

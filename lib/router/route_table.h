@@ -15,9 +15,9 @@
 #include "lib/rules/rules.h"
 
 typedef struct wh_route_table {
-  char *entrypoint;      /* owned */
-  bool ep_tls;           /* the entry point's http.tls: every router on it is TLS there */
-  wh_rt_elem **http;     /* borrowed from the runtime; owned array */
+  char *entrypoint;  /* owned */
+  bool ep_tls;       /* the entry point's http.tls: every router on it is TLS there */
+  wh_rt_elem **http; /* borrowed from the runtime; owned array */
   size_t n_http;
   wh_rt_elem **tcp;
   size_t n_tcp;

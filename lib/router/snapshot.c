@@ -25,9 +25,9 @@ wh_snapshot *wh_snapshot_new(const wh_static_config *stat, wh_runtime *rt, uint6
     goto oom;
   for (size_t i = 0; i < s->ntables; i++) {
     const wh_entrypoint *ep = stat->entry_points.vals[i];
-    s->tables[i] = wh_route_table_build(rt, stat->entry_points.keys[i], ep->http.tls != NULL,
-                                        provider_order,
-                                        sizeof(provider_order) / sizeof(provider_order[0]));
+    s->tables[i] =
+        wh_route_table_build(rt, stat->entry_points.keys[i], ep->http.tls != NULL, provider_order,
+                             sizeof(provider_order) / sizeof(provider_order[0]));
     if (!s->tables[i])
       goto oom;
   }

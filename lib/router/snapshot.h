@@ -17,10 +17,10 @@ struct wh_route_table;
 
 typedef struct wh_snapshot {
   atomic_int refs;
-  uint64_t generation;           /* 1, 2, ... */
-  time_t built_at;               /* wall clock, for logs and the API */
-  const wh_static_config *stat;  /* borrowed: lives for the whole process */
-  wh_runtime *rt;                /* owned */
+  uint64_t generation;            /* 1, 2, ... */
+  time_t built_at;                /* wall clock, for logs and the API */
+  const wh_static_config *stat;   /* borrowed: lives for the whole process */
+  wh_runtime *rt;                 /* owned */
   struct wh_route_table **tables; /* owned: one per entry point, in stat->entry_points order */
   size_t ntables;
 } wh_snapshot;

@@ -84,8 +84,9 @@ wh_dyn_config *wh_internal_config(const wh_static_config *stat, wh_errlist *errs
     char port_buf[16];
     const char *port = ep_port(stat, r->to, port_buf, sizeof(port_buf));
     if (!port) {
-      wh_errlist_add(errs, "entryPoints.%s.http.redirections.entryPoint.to: entry point \"%s\" "
-                           "does not exist",
+      wh_errlist_add(errs,
+                     "entryPoints.%s.http.redirections.entryPoint.to: entry point \"%s\" "
+                     "does not exist",
                      name, r->to);
       continue;
     }

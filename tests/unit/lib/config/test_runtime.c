@@ -4,8 +4,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -259,8 +259,8 @@ static void test_chains_and_tls_options(void **state) {
   assert_int_equal(get(&f, WH_KIND_HTTP_ROUTER, "c@file")->status, WH_STATUS_DISABLED);
   assert_int_equal(get(&f, WH_KIND_HTTP_ROUTER, "ok@file")->status, WH_STATUS_ENABLED);
   assert_true(get(&f, WH_KIND_HTTP_ROUTER, "ok@file")->tls);
-  assert_true(has_error(get(&f, WH_KIND_HTTP_ROUTER, "badtls@file"),
-                        "unknown TLS options: nosuch@file"));
+  assert_true(
+      has_error(get(&f, WH_KIND_HTTP_ROUTER, "badtls@file"), "unknown TLS options: nosuch@file"));
   assert_non_null(wh_map_get(&f.rt->tls->options, "strict@file"));
   done(&f);
 }

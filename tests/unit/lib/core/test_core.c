@@ -35,7 +35,8 @@ static void test_duration_parse(void **state) {
 static void test_duration_bad(void **state) {
   (void)state;
   wh_duration d;
-  const char *bad[] = {"", "s", "10x", "1..2s", "abc", "10 s", "99999999999999999999h", "1.s.", "-"};
+  const char *bad[] = {"",     "s", "10x", "1..2s", "abc", "10 s", "99999999999999999999h",
+                       "1.s.", "-"};
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
     assert_int_equal(wh_duration_parse(bad[i], &d), WH_EINVAL);
 }
@@ -108,9 +109,9 @@ static void test_strbuf_errlist(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_duration_parse), cmocka_unit_test(test_duration_bad),
+      cmocka_unit_test(test_duration_parse),  cmocka_unit_test(test_duration_bad),
       cmocka_unit_test(test_duration_format), cmocka_unit_test(test_suggest),
-      cmocka_unit_test(test_split), cmocka_unit_test(test_strbuf_errlist),
+      cmocka_unit_test(test_split),           cmocka_unit_test(test_strbuf_errlist),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

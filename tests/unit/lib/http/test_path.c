@@ -23,8 +23,8 @@ static void test_decoding(void **state) {
   canon("/", true, "/");
   canon("", true, "/");
   canon("/a%62c", true, "/abc");
-  canon("/a%2Fb", true, "/a%2Fb");   /* reserved stays encoded: /a%2Fb != /a/b */
-  canon("/a%2fb", true, "/a%2Fb");   /* hex normalised to upper case */
+  canon("/a%2Fb", true, "/a%2Fb"); /* reserved stays encoded: /a%2Fb != /a/b */
+  canon("/a%2fb", true, "/a%2Fb"); /* hex normalised to upper case */
   canon("/%3B", true, "/%3B");
   canon("/%00x", true, "/%00x");
   canon("/%25", true, "/%25");
