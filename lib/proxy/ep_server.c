@@ -61,8 +61,18 @@ static void serve_service(wh_ep_server *s, const wh_snapshot *snap, const wh_rt_
                           const wh_http_req *req, wh_mw_exchange *x, wh_http_resp *resp) {
   const char *svc = router->service_ref;
   if (strcmp(svc, "api@internal") == 0) {
-    if (wh_api_handle(snap, req->method, x->path, req->query, resp) != WH_OK)
+    /* As in Traefik, api@internal also serves the dashboard under
+     * /dashboard/ when api.dashboard is on, so that one user router with
+     * PathPrefix(`/api`) || PathPrefix(`/dashboard`) exposes both. */
+    bool dash = snap->stat->api && snap->stat->api->dashboard;
+    if (dash && strcmp(x->path, "/dashboard") == 0) {
+      wh_http_resp_text(resp, 301, "Moved Permanently");
+      wh_http_resp_header(resp, "Location", "/dashboard/");
+    } else if (dash && strncmp(x->path, "/dashboard/", 11) == 0) {
+      wh_dashboard_handle(req->method, x->path + 10, resp);
+    } else if (wh_api_handle(snap, req->method, x->path, req->query, resp) != WH_OK) {
       not_found(resp);
+    }
   } else if (strcmp(svc, "dashboard@internal") == 0) {
     wh_dashboard_handle(req->method, x->path, resp);
   } else if (strcmp(svc, "ping@internal") == 0) {

@@ -89,3 +89,19 @@ def test_disabled_router_is_never_served(w):
     # while a healthy router to an internal service on the same entry point answers
     r = w.get("/api/version", entrypoint="web", headers={"Host": "api.example"})
     assert r.status_code == 200 and "Version" in r.json()
+
+
+def test_api_internal_serves_the_dashboard_too(w):
+    h = {"Host": "api.example"}
+    r = w.get("/dashboard", entrypoint="web", headers=h, allow_redirects=False)
+    assert r.status_code == 301 and r.headers["Location"] == "/dashboard/"
+    r = w.get("/dashboard/", entrypoint="web", headers=h)
+    assert r.status_code == 200 and "<title>wharf dashboard</title>" in r.text
+
+
+def test_internal_dashboard_router_redirects_root(w):
+    r = w.get("/", allow_redirects=False)
+    assert r.status_code == 301
+    assert r.headers["Location"].endswith(f":{w.ports['traefik']}/dashboard/")
+    r = w.get("/dashboard/")
+    assert r.status_code == 200 and "text/html" in r.headers["Content-Type"]
