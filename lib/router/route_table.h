@@ -10,17 +10,35 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "lib/config/runtime.h"
 #include "lib/rules/rules.h"
 
+/* Routers whose rule can only match a finite set of exact hosts are found
+ * through a hash of those hosts; the others ("any host": HostRegexp,
+ * wildcards, host-less rules) are tried for every request. Both lists hold
+ * indexes into http[] in ascending (winning) order, and a lookup walks the
+ * host's bucket and the any-host list merged by index, so the first match is
+ * the one a linear scan would find while the cost no longer grows with the
+ * number of host routes. */
+typedef struct wh_route_bucket {
+  char *host;    /* owned; NULL marks an empty slot */
+  uint32_t *idx; /* ascending */
+  size_t n;
+} wh_route_bucket;
+
 typedef struct wh_route_table {
   char *entrypoint;  /* owned */
   bool ep_tls;       /* the entry point's http.tls: every router on it is TLS there */
-  wh_rt_elem **http; /* borrowed from the runtime; owned array */
+  wh_rt_elem **http; /* borrowed from the runtime; owned array, in winning order */
   size_t n_http;
   wh_rt_elem **tcp;
   size_t n_tcp;
+  wh_route_bucket *buckets; /* open addressing, power-of-two size */
+  size_t nbuckets;
+  uint32_t *any; /* indexes of routers tried for every host, ascending */
+  size_t n_any;
 } wh_route_table;
 
 /* provider_order lists provider names by precedence (earlier wins ties);

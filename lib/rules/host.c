@@ -1,6 +1,7 @@
 /* Host canonicalisation and comparison, as Traefik's requestdecorator and Host matcher do it. */
 #include <string.h>
 
+#include "lib/rules/rules.h"
 #include "lib/rules/rules_internal.h"
 
 static char lower(char c) {
@@ -59,4 +60,11 @@ bool wh_rules_host_wild(const char *suffix, const char *req, size_t qlen) {
     return false;
   /* exactly one non-empty label in front */
   return memchr(req, '.', qlen - slen) == NULL;
+}
+
+size_t wh_rule_index_host(const char *raw, char *buf, size_t cap) {
+  size_t n = wh_rules_canon_host(raw, buf, cap);
+  if (n != (size_t)-1 && n > 0 && buf[n - 1] == '.')
+    buf[--n] = '\0';
+  return n;
 }

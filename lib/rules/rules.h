@@ -63,6 +63,10 @@ bool wh_rule_match_tcp(const wh_rule *r, const wh_tcp_conn_view *conn);
  * borrowed, valid while r lives) in *hosts and returns its size; otherwise returns 0 and the
  * rule must be tried for every host. */
 size_t wh_rule_exact_hosts(const wh_rule *r, const char *const **hosts);
+/* The request host as wh_rule_exact_hosts spells hosts: trimmed, lowercased, port and IPv6
+ * brackets removed, one trailing dot removed. Returns the length written to buf (cap bytes),
+ * or (size_t)-1 when it does not fit. */
+size_t wh_rule_index_host(const char *raw, char *buf, size_t cap);
 /* True when the rule uses the named matcher anywhere (canonical name, e.g. "HostSNI";
  * "Host" also covers the v2 alias HostHeader). */
 bool wh_rule_uses(const wh_rule *r, const char *matcher);

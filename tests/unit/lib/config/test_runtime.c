@@ -13,6 +13,7 @@
 
 #include "lib/config/load.h"
 #include "lib/config/runtime.h"
+#include "lib/core/str.h"
 #include "lib/router/route_table.h"
 #include "lib/router/snapshot.h"
 #include "middleware/registry.h"
@@ -280,6 +281,61 @@ static void test_element_decode_errors_disable_the_element(void **state) {
   done(&f);
 }
 
+/* The host index must give exactly the router a linear scan in winning
+ * order would give, whatever mix of host and any-host routers. */
+static void test_host_index_matches_linear_order(void **state) {
+  (void)state;
+  wh_strbuf y = {0};
+  wh_strbuf_puts(&y, "http:\n  routers:\n");
+  for (int i = 0; i < 500; i++)
+    wh_strbuf_printf(&y, "    h%d: {rule: 'Host(`h%d.example`)', service: s, entryPoints: [web]}\n",
+                     i, i);
+  /* any-host routers above and below the host ones */
+  wh_strbuf_puts(&y, "    rx: {rule: 'HostRegexp(`^h1[0-9]\\.example$`)', service: s, priority: "
+                     "1000, entryPoints: [web]}\n"
+                     "    low: {rule: 'PathPrefix(`/`)', service: s, priority: 1, entryPoints: "
+                     "[web]}\n"
+                     "    both: {rule: 'Host(`a.example`) || Host(`b.example`)', service: s, "
+                     "entryPoints: [web]}\n"
+                     "    pathy: {rule: 'Host(`h7.example`) && Path(`/p`)', service: s, "
+                     "entryPoints: [web]}\n");
+  wh_strbuf_puts(&y, SVC);
+  fixture f = {0};
+  build(&f, wh_strbuf_cstr(&y), NULL);
+  wh_strbuf_free(&y);
+  const char *order[] = {"file"};
+  wh_route_table *t = wh_route_table_build(f.rt, "web", false, order, 1);
+  assert_non_null(t);
+  assert_int_equal(t->n_any, 2);
+  struct {
+    const char *host, *path, *want;
+  } cases[] = {
+      {"h0.example", "/", "h0@file"},
+      {"H499.EXAMPLE.", "/", "h499@file"},
+      {"h12.example:8080", "/", "rx@file"}, /* the regexp outranks the host router */
+      {"h7.example", "/p", "pathy@file"},   /* the longer rule first */
+      {"h7.example", "/q", "h7@file"},
+      {"b.example", "/", "both@file"},
+      {"nowhere.example", "/", "low@file"},
+      {"", "/", "low@file"},
+      {NULL, "/", "low@file"},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    wh_http_req_view req = {.method = "GET", .host = cases[i].host, .path = cases[i].path};
+    const wh_rt_elem *got = wh_route_match_http(t, &req, false);
+    assert_non_null(got);
+    assert_string_equal(got->name, cases[i].want);
+    /* same answer as a linear scan */
+    const wh_rt_elem *lin = NULL;
+    for (size_t j = 0; j < t->n_http && !lin; j++)
+      if (wh_rule_match_http(t->http[j]->rule, &req))
+        lin = t->http[j];
+    assert_ptr_equal(lin, got);
+  }
+  wh_route_table_free(t);
+  done(&f);
+}
+
 static void test_snapshot_refcount(void **state) {
   (void)state;
   fixture f = {0};
@@ -312,6 +368,7 @@ int main(void) {
       cmocka_unit_test(test_tcp_rules),
       cmocka_unit_test(test_chains_and_tls_options),
       cmocka_unit_test(test_element_decode_errors_disable_the_element),
+      cmocka_unit_test(test_host_index_matches_linear_order),
       cmocka_unit_test(test_snapshot_refcount),
   };
   return cmocka_run_group_tests(tests, setup, NULL);
