@@ -121,6 +121,15 @@ typedef struct wh_schema {
 
 #define WH_FIELD_SET 1 /* marker for readability in tables */
 
+/* Table-writing helpers shared by every schema table. */
+#define WH_NELEM(a) (sizeof(a) / sizeof((a)[0]))
+#define WH_F(S, m, name, type, sub, dflt, flags)                                                   \
+  { (name), (type), offsetof(S, m), (sub), (dflt), (flags), 0 }
+#define WH_FSET(S, m, name, type, dflt, flags, setm)                                               \
+  { (name), (type), offsetof(S, m), NULL, (dflt), (flags), offsetof(S, setm) }
+#define WH_SCHEMA(label, S, fields, validate)                                                      \
+  { (label), sizeof(S), (fields), WH_NELEM(fields), (validate) }
+
 /* Fills obj (schema->size bytes, caller-allocated) with zeroes and defaults. */
 int wh_schema_init(const wh_schema *s, void *obj);
 /* Decodes node into obj, which must have been initialised with wh_schema_init

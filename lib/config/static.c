@@ -18,13 +18,10 @@
 #include "lib/config/load.h"
 #include "lib/core/str.h"
 
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
-#define F(S, m, name, type, sub, dflt, flags)                                                      \
-  { (name), (type), offsetof(S, m), (sub), (dflt), (flags), 0 }
-#define FSET(S, m, name, type, dflt, flags, setm)                                                  \
-  { (name), (type), offsetof(S, m), NULL, (dflt), (flags), offsetof(S, setm) }
-#define SCHEMA(label, S, fields, validate)                                                         \
-  { (label), sizeof(S), (fields), NELEM(fields), (validate) }
+#define NELEM WH_NELEM
+#define F WH_F
+#define FSET WH_FSET
+#define SCHEMA WH_SCHEMA
 
 /* ---------------------------------------------------------------------------
  * Validation helpers */
