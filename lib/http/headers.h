@@ -34,5 +34,7 @@ size_t wh_headers_count(const wh_headers *h, const char *name);
 /* True when some field of that name has the token in its comma-separated
  * value (case-insensitive), e.g. Connection: keep-alive, Upgrade. */
 bool wh_headers_has_token(const wh_headers *h, const char *name, const char *token);
+/* The same test on one field value of vlen bytes (token of tlen bytes). */
+bool wh_header_value_has_token(const char *value, size_t vlen, const char *token, size_t tlen);
 
 #endif
