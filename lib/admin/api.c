@@ -14,6 +14,7 @@
 #include "lib/config/static.h"
 #include "lib/core/err.h"
 #include "lib/core/str.h"
+#include "lib/lb/lb.h"
 
 #ifndef WH_VERSION
 #define WH_VERSION "dev"
@@ -204,7 +205,7 @@ static bool is_middleware(wh_kind k) {
  * representation adding name, provider, type and defaults. Field order
  * follows Traefik's structs: configuration, error, status, using/usedBy,
  * serverStatus, name, provider, type. */
-static cJSON *elem_json(const wh_rt_elem *el, bool repr) {
+static cJSON *elem_json(const wh_snapshot *snap, const wh_rt_elem *el, bool repr) {
   cJSON *o = el->cfg ? wh_schema_encode(el->schema, el->cfg) : cJSON_CreateObject();
   if (!o)
     return NULL;
@@ -232,7 +233,17 @@ static cJSON *elem_json(const wh_rt_elem *el, bool repr) {
     cJSON_AddItemToObject(o, "using", strlist_json(&el->using));
   if ((is_service(el->kind) || is_middleware(el->kind)) && el->used_by.n)
     cJSON_AddItemToObject(o, "usedBy", strlist_json(&el->used_by));
-  if (el->kind == WH_KIND_HTTP_SERVICE && el->server_status.n) {
+  /* Read from the balancer's health cells at request time; a snapshot built
+   * without balancers falls back to what the runtime recorded. */
+  const struct wh_lb *lb = el->kind == WH_KIND_HTTP_SERVICE ? wh_snapshot_lb(snap, el->name) : NULL;
+  if (lb && wh_lb_nservers(lb)) {
+    cJSON *ss = cJSON_AddObjectToObject(o, "serverStatus");
+    for (size_t i = 0; ss && i < wh_lb_nservers(lb); i++) {
+      const wh_lb_server *srv = wh_lb_server_at(lb, i);
+      if (!cJSON_GetObjectItemCaseSensitive(ss, srv->url))
+        cJSON_AddStringToObject(ss, srv->url, wh_lb_server_up(srv) ? "UP" : "DOWN");
+    }
+  } else if (el->kind == WH_KIND_HTTP_SERVICE && el->server_status.n) {
     cJSON *ss = cJSON_AddObjectToObject(o, "serverStatus");
     for (size_t i = 0; ss && i < el->server_status.n; i++)
       cJSON_AddStringToObject(ss, el->server_status.keys[i], el->server_status.vals[i]);
@@ -542,7 +553,7 @@ static void list_elems(const wh_snapshot *snap, wh_kind kind, const char *query,
     wh_http_resp_header(resp, "X-Next-Page", next);
     cJSON *a = cJSON_CreateArray();
     for (size_t i = pg.start; a && i < pg.end; i++)
-      cJSON_AddItemToArray(a, elem_json(items[i].el, true));
+      cJSON_AddItemToArray(a, elem_json(snap, items[i].el, true));
     reply_json(resp, 200, a);
   }
   criterion_free(&c);
@@ -569,7 +580,7 @@ static void get_elem(const wh_snapshot *snap, wh_kind kind, const char *raw, wh_
   if (!el)
     reply_error(resp, 404, "%s not found: %s", kind_noun(kind), name);
   else
-    reply_json(resp, 200, elem_json(el, true));
+    reply_json(resp, 200, elem_json(snap, el, true));
   free(name);
 }
 
@@ -708,7 +719,7 @@ static void rawdata(const wh_snapshot *snap, wh_http_resp *resp) {
       continue; /* omitempty */
     cJSON *m = cJSON_AddObjectToObject(o, sections[s].key);
     for (size_t i = 0; i < l->n; i++)
-      cJSON_AddItemToObject(m, l->v[i]->name, elem_json(l->v[i], false));
+      cJSON_AddItemToObject(m, l->v[i]->name, elem_json(snap, l->v[i], false));
   }
   reply_json(resp, 200, o);
 }

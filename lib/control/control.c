@@ -6,6 +6,8 @@
 #include "lib/config/runtime.h"
 #include "lib/core/log.h"
 #include "lib/core/str.h"
+#include "lib/lb/health_check.h"
+#include "lib/lb/lb.h"
 
 /* Providers known to the control, in precedence order for merging and for
  * ties between routers of equal priority (internal first, then file before
@@ -25,7 +27,19 @@ struct wh_control {
   uv_timer_t timer;
   wh_snapshot *current;
   bool closing;
+  wh_health_store *health;    /* cells shared by the balancers of every snapshot */
+  wh_health_checker *checker; /* active health checks, on this loop */
+  int nworkers;
 };
+
+/* The proxy runs wharf.workers worker threads (0: one per CPU); balancers
+ * get one WRR state per worker. */
+static int worker_count(const wh_static_config *stat) {
+  if (stat->wharf && stat->wharf->workers > 0)
+    return (int)stat->wharf->workers;
+  unsigned n = uv_available_parallelism();
+  return n > 0 ? (int)n : 1;
+}
 
 static int provider_index(const char *name) {
   for (size_t i = 0; i < NPROV; i++)
@@ -61,7 +75,7 @@ static void build(wh_control *c) {
     return;
   }
   log_runtime(rt);
-  wh_snapshot *s = wh_snapshot_new(c->stat, rt, c->generation + 1);
+  wh_snapshot *s = wh_snapshot_new(c->stat, rt, c->generation + 1, c->health, c->nworkers);
   if (!s) {
     wh_log_error("snapshot build failed (out of memory); keeping the previous one");
     return;
@@ -73,6 +87,10 @@ static void build(wh_control *c) {
   wh_runtime_count(rt, WH_KIND_HTTP_ROUTER, &routers, NULL, &disabled);
   wh_log_info("configuration %llu applied: %zu HTTP router(s), %zu disabled",
               (unsigned long long)c->generation, routers, disabled);
+  /* After the new balancers took their cells and before the old snapshot
+   * lets go of its own, so unchanged servers keep their state. */
+  if (c->checker && wh_health_checker_update(c->checker, rt, c->stat) != 0)
+    wh_log_error("health checks not reconfigured (out of memory); the previous ones keep running");
   wh_snapshot *old = c->current;
   c->current = s;
   if (c->publish)
@@ -129,6 +147,13 @@ wh_control *wh_control_new(uv_loop_t *loop, const wh_static_config *stat, wh_dyn
   c->publish = publish;
   c->ctx = ctx;
   c->frags[0] = internal;
+  c->nworkers = worker_count(stat);
+  c->health = wh_health_store_new();
+  if (c->health) {
+    c->checker = wh_health_checker_new(loop, c->health);
+    if (!c->checker)
+      wh_log_error("active health checks unavailable (libcurl could not start)");
+  }
   uv_timer_init(loop, &c->timer);
   c->timer.data = c;
   build(c);
@@ -154,6 +179,8 @@ static void on_close(uv_handle_t *h) {
   for (size_t i = 0; i < NPROV; i++)
     wh_dyn_config_free(c->frags[i]);
   wh_snapshot_unref(c->current);
+  /* Balancers of snapshots still held elsewhere keep the store alive. */
+  wh_health_store_free(c->health);
   free(c);
 }
 
@@ -161,6 +188,8 @@ void wh_control_close(wh_control *c) {
   if (!c)
     return;
   c->closing = true;
+  wh_health_checker_close(c->checker);
+  c->checker = NULL;
   uv_timer_stop(&c->timer);
   uv_close((uv_handle_t *)&c->timer, on_close);
 }

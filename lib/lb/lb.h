@@ -17,15 +17,15 @@
 typedef struct wh_health_store wh_health_store;
 
 typedef struct wh_lb_server {
-  char *url;        /* as configured: "http://10.0.0.1:8080" */
-  char *scheme;     /* "http", "https", "h2c" */
-  char *host;       /* "10.0.0.1" (no brackets for IPv6) */
-  int port;         /* 80 when the URL has none and scheme is http */
-  char *hostport;   /* "10.0.0.1:8080" as for a Host header ("[::1]:80") */
-  char *path;       /* URL path ("" when none); used only with preservePath */
+  char *url;      /* as configured: "http://10.0.0.1:8080" */
+  char *scheme;   /* "http", "https", "h2c" */
+  char *host;     /* "10.0.0.1" (no brackets for IPv6) */
+  int port;       /* 80 when the URL has none and scheme is http */
+  char *hostport; /* "10.0.0.1:8080" as for a Host header ("[::1]:80") */
+  char *path;     /* URL path ("" when none); used only with preservePath */
   int weight;
   char *cookie_value; /* sticky cookie value: first 16 hex of sha256(url) */
-  atomic_int *up;   /* shared health cell: 1 UP, 0 DOWN (owned by the store) */
+  atomic_int *up;     /* shared health cell: 1 UP, 0 DOWN (owned by the store) */
 } wh_lb_server;
 
 typedef struct wh_lb wh_lb;
@@ -51,8 +51,7 @@ const wh_lb_server *wh_lb_server_at(const wh_lb *lb, size_t i);
  * healthy server, *set_cookie receives a malloc'd Set-Cookie value to add to
  * the response (else NULL). Returns NULL when no server is available (503).
  * Thread-safe for distinct worker indexes. */
-const wh_lb_server *wh_lb_pick(wh_lb *lb, int worker, const char *cookie_header,
-                               char **set_cookie);
+const wh_lb_server *wh_lb_pick(wh_lb *lb, int worker, const char *cookie_header, char **set_cookie);
 
 /* Passive health: report the outcome of a forward to server (failure =
  * connection error or timeout). After maxFailedAttempts failures within
@@ -62,5 +61,25 @@ void wh_lb_report(wh_lb *lb, const wh_lb_server *server, bool failure);
 
 /* For the API's serverStatus and traefik_service_server_up. */
 bool wh_lb_server_up(const wh_lb_server *s);
+
+/* Additions (lib/lb owner). */
+
+/* The sticky cookie name, NULL when the balancer is not sticky. */
+const char *wh_lb_cookie_name(const wh_lb *lb);
+/* Whether picks currently consider s: UP and not fenced by passive health. */
+bool wh_lb_server_available(const wh_lb *lb, const wh_lb_server *s);
+/* A worker index outside [0, nworkers) (e.g. -1 from the control thread) is
+ * valid for wh_lb_pick: it uses one extra WRR state behind a mutex. */
+
+/* Splits a server URL (scheme://host[:port][/path][?query], scheme http,
+ * https or h2c) into s's url, scheme, host, port, hostport and path; other
+ * fields are left zero. Returns 0, WH_EINVAL or WH_ENOMEM; free with
+ * wh_lb_server_clear in every case. */
+int wh_lb_server_parse(wh_lb_server *s, const char *url);
+void wh_lb_server_clear(wh_lb_server *s);
+
+/* Test hook: the monotonic clock in milliseconds used by passive health.
+ * NULL restores the default. Set it before balancers are used. */
+void wh_lb_set_clock(int64_t (*now_ms)(void));
 
 #endif

@@ -1,14 +1,61 @@
 #include "lib/router/snapshot.h"
 
 #include <stdlib.h>
+#include <string.h>
 
+#include "lib/core/log.h"
+#include "lib/lb/lb.h"
 #include "lib/router/route_table.h"
 
 /* Ties between equal priorities go to the earlier provider (file before
  * docker), as TRAEFIK-COMPAT "Where wharf differs" promises. */
 static const char *const provider_order[] = {"internal", "file", "docker", "swarm"};
 
-wh_snapshot *wh_snapshot_new(const wh_static_config *stat, wh_runtime *rt, uint64_t generation) {
+/* rt's HTTP services are sorted by name, so lbs come out sorted too. */
+static int build_lbs(wh_snapshot *s, struct wh_health_store *store, int nworkers) {
+  const wh_rt_list *l = &s->rt->elems[WH_KIND_HTTP_SERVICE];
+  s->lbs = calloc(l->n ? l->n : 1, sizeof(*s->lbs));
+  s->lb_names = calloc(l->n ? l->n : 1, sizeof(*s->lb_names));
+  if (!s->lbs || !s->lb_names)
+    return WH_ENOMEM;
+  for (size_t i = 0; i < l->n; i++) {
+    const wh_rt_elem *el = l->v[i];
+    const wh_http_service *svc = el->cfg;
+    if (el->status == WH_STATUS_DISABLED || !svc || !svc->load_balancer)
+      continue;
+    wh_errlist errs;
+    wh_errlist_init(&errs);
+    struct wh_lb *lb = wh_lb_new(el->name, svc->load_balancer, nworkers, store, &errs);
+    for (size_t e = 0; e < errs.n; e++)
+      wh_log_error("%s", errs.items[e]);
+    wh_errlist_free(&errs);
+    if (!lb)
+      continue;
+    s->lbs[s->nlbs] = lb;
+    s->lb_names[s->nlbs++] = el->name;
+  }
+  return 0;
+}
+
+struct wh_lb *wh_snapshot_lb(const wh_snapshot *s, const char *qualified_service) {
+  if (!s || !qualified_service)
+    return NULL;
+  size_t lo = 0, hi = s->nlbs;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    int c = strcmp(s->lb_names[mid], qualified_service);
+    if (c == 0)
+      return s->lbs[mid];
+    if (c < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return NULL;
+}
+
+wh_snapshot *wh_snapshot_new(const wh_static_config *stat, wh_runtime *rt, uint64_t generation,
+                             struct wh_health_store *store, int nworkers) {
   wh_snapshot *s = calloc(1, sizeof(*s));
   if (!s) {
     wh_runtime_free(rt);
@@ -31,6 +78,8 @@ wh_snapshot *wh_snapshot_new(const wh_static_config *stat, wh_runtime *rt, uint6
     if (!s->tables[i])
       goto oom;
   }
+  if (store && build_lbs(s, store, nworkers) != 0)
+    goto oom;
   return s;
 oom:
   s->refs = 1;
@@ -52,6 +101,10 @@ void wh_snapshot_unref(wh_snapshot *s) {
   for (size_t i = 0; s->tables && i < s->ntables; i++)
     wh_route_table_free(s->tables[i]);
   free(s->tables);
+  for (size_t i = 0; i < s->nlbs; i++)
+    wh_lb_free(s->lbs[i]);
+  free(s->lbs);
+  free(s->lb_names);
   wh_runtime_free(s->rt);
   free(s);
 }

@@ -340,7 +340,7 @@ static void test_snapshot_refcount(void **state) {
   (void)state;
   fixture f = {0};
   build(&f, "http:\n  routers:\n    r: {rule: 'Host(`a`)', service: s}\n" SVC, NULL);
-  wh_snapshot *s = wh_snapshot_new(f.stat, f.rt, 7);
+  wh_snapshot *s = wh_snapshot_new(f.stat, f.rt, 7, NULL, 0);
   f.rt = NULL; /* owned by the snapshot */
   assert_non_null(s);
   assert_int_equal(s->generation, 7);
