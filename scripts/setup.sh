@@ -4,7 +4,14 @@
 # because a build that goes on without its libraries only fails later and less clearly.
 # Extra package names may be given as arguments (for tests that need more, e.g. docker.io).
 # Quiet when nothing is missing.
+# --bench adds the peers and client that `make bench` measures wharf against (bench/run.sh).
 set -euo pipefail
+
+bench=()
+if [ "${1:-}" = --bench ]; then
+  shift
+  bench=(nginx-light haproxy h2o caddy wrk)
+fi
 
 packages=(
   build-essential cmake pkg-config clang clang-format
@@ -12,6 +19,7 @@ packages=(
   libcmocka-dev libpcre2-dev
   python3 python3-pytest python3-yaml python3-requests
   curl openssl
+  "${bench[@]}"
   "$@"
 )
 

@@ -1,4 +1,5 @@
-/* `wharf run`: the control loop, its providers and the entry points. */
+/* `wharf run`: the control loop, its providers, and the worker threads that
+ * serve the entry points. Wiring only. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,7 +10,7 @@
 #include "cmd/wharf/setup.h"
 #include "lib/control/control.h"
 #include "lib/core/log.h"
-#include "lib/proxy/ep_server.h"
+#include "lib/proxy/worker.h"
 #include "providers/file/file_provider.h"
 #include "providers/internal/internal.h"
 
@@ -17,16 +18,19 @@ typedef struct app {
   uv_loop_t *loop;
   wh_static_config *stat;
   wh_control *control;
-  wh_ep_shared shared;
-  wh_ep_server **servers;
-  size_t nservers;
+  wh_workers *workers;
+  bool draining;
   wh_provider *file;
   uv_signal_t sig_int, sig_term, sig_hup, sig_usr1;
   int exit_code;
 } app;
 
-static wh_snapshot *get_snapshot(void *ctx) {
-  return wh_control_current(ctx);
+static void publish(void *ctx, wh_snapshot *snap) {
+  app *a = ctx;
+  if (a->workers)
+    wh_workers_publish(a->workers, snap);
+  else
+    wh_snapshot_unref(snap); /* the first build: the workers start from current */
 }
 
 static void close_walk(uv_handle_t *h, void *arg) {
@@ -35,12 +39,8 @@ static void close_walk(uv_handle_t *h, void *arg) {
     uv_close(h, NULL);
 }
 
+/* Everything but the workers, which are joined by then. */
 static void shutdown_app(app *a) {
-  a->shared.terminating = true;
-  wh_log_info("shutting down");
-  for (size_t i = 0; i < a->nservers; i++)
-    wh_ep_server_stop(a->servers[i]);
-  a->nservers = 0;
   if (a->file) {
     wh_provider_file.stop(a->file);
     a->file = NULL;
@@ -59,6 +59,12 @@ static void shutdown_app(app *a) {
   uv_close((uv_handle_t *)&a->sig_usr1, NULL);
 }
 
+static void on_drained(void *ctx) {
+  app *a = ctx;
+  wh_log_info("shutting down");
+  shutdown_app(a);
+}
+
 static void on_signal(uv_signal_t *h, int signum) {
   app *a = h->data;
   switch (signum) {
@@ -71,30 +77,39 @@ static void on_signal(uv_signal_t *h, int signum) {
     wh_log_reopen();
     break;
   default:
-    shutdown_app(a);
+    if (a->draining)
+      break;
+    a->draining = true;
+    if (a->workers) {
+      wh_log_info("shutting down: draining connections");
+      wh_workers_drain(a->workers, a->loop, on_drained, a);
+    } else {
+      shutdown_app(a);
+    }
     break;
   }
 }
 
-static int start_servers(app *a) {
-  a->servers = calloc(a->stat->entry_points.n + 1, sizeof(*a->servers));
-  if (!a->servers)
-    return -1;
+static int start_workers(app *a) {
   for (size_t i = 0; i < a->stat->entry_points.n; i++) {
     const wh_entrypoint *ep = a->stat->entry_points.vals[i];
-    const char *name = a->stat->entry_points.keys[i];
-    if (ep->is_udp) {
-      wh_log_warn("entry point \"%s\": UDP entry points are not served by this build", name);
-      continue;
-    }
-    char err[256];
-    wh_ep_server *s = wh_ep_server_start(a->loop, name, ep, &a->shared, err, sizeof(err));
-    if (!s) {
-      wh_log_error("entry point \"%s\" (%s): %s", name, ep->address, err);
-      return -1;
-    }
-    a->servers[a->nservers++] = s;
-    wh_log_info("entry point \"%s\" listening on %s", name, ep->address);
+    if (ep->is_udp)
+      wh_log_warn("entry point \"%s\": UDP entry points are not served by this build",
+                  a->stat->entry_points.keys[i]);
+  }
+  char err[256];
+  wh_snapshot *snap = wh_control_current(a->control);
+  int n = a->stat->wharf ? (int)a->stat->wharf->workers : 0;
+  a->workers = wh_workers_start(a->stat, n, snap, err, sizeof(err));
+  wh_snapshot_unref(snap);
+  if (!a->workers) {
+    wh_log_error("cannot serve the entry points: %s", err);
+    return -1;
+  }
+  for (size_t i = 0; i < a->stat->entry_points.n; i++) {
+    const wh_entrypoint *ep = a->stat->entry_points.vals[i];
+    if (!ep->is_udp)
+      wh_log_info("entry point \"%s\" listening on %s", a->stat->entry_points.keys[i], ep->address);
   }
   return 0;
 }
@@ -122,16 +137,13 @@ int wh_cmd_run(int argc, char **argv, char **envp) {
     wh_static_free(a.stat);
     return 1;
   }
-  a.control = wh_control_new(a.loop, a.stat, internal, NULL, NULL);
+  a.control = wh_control_new(a.loop, a.stat, internal, publish, &a);
   if (!a.control) {
     wh_log_error("cannot build the initial configuration");
     wh_errlist_free(&errs);
     wh_static_free(a.stat);
     return 1;
   }
-  a.shared.get = get_snapshot;
-  a.shared.get_ctx = a.control;
-
   uv_signal_t *sigs[] = {&a.sig_int, &a.sig_term, &a.sig_hup, &a.sig_usr1};
   int nums[] = {SIGINT, SIGTERM, SIGHUP, SIGUSR1};
   for (int i = 0; i < 4; i++) {
@@ -140,22 +152,24 @@ int wh_cmd_run(int argc, char **argv, char **envp) {
     uv_signal_start(sigs[i], on_signal, nums[i]);
   }
 
-  if (start_servers(&a) != 0) {
+  /* Providers first: their initial configuration is applied before the
+   * entry points open, so the first request already sees it. */
+  const wh_providers *p = a.stat->providers;
+  if (p && p->file) {
+    wh_errlist_free(&errs);
+    wh_errlist_init(&errs);
+    a.file = wh_provider_file.start(a.loop, a.stat, wh_control_emit, a.control, &errs);
+    for (size_t i = 0; i < errs.n; i++)
+      wh_log_error("provider file: %s", errs.items[i]);
+  }
+  if (p && p->docker)
+    wh_log_warn("providers.docker is configured, but this build has no Docker provider yet");
+  if (p && p->swarm)
+    wh_log_warn("providers.swarm is configured, but this build has no Swarm provider yet");
+  wh_control_flush(a.control);
+  if (start_workers(&a) != 0) {
     a.exit_code = 1;
     shutdown_app(&a);
-  } else {
-    const wh_providers *p = a.stat->providers;
-    if (p && p->file) {
-      wh_errlist_free(&errs);
-      wh_errlist_init(&errs);
-      a.file = wh_provider_file.start(a.loop, a.stat, wh_control_emit, a.control, &errs);
-      for (size_t i = 0; i < errs.n; i++)
-        wh_log_error("provider file: %s", errs.items[i]);
-    }
-    if (p && p->docker)
-      wh_log_warn("providers.docker is configured, but this build has no Docker provider yet");
-    if (p && p->swarm)
-      wh_log_warn("providers.swarm is configured, but this build has no Swarm provider yet");
   }
   wh_errlist_free(&errs);
 
@@ -163,7 +177,7 @@ int wh_cmd_run(int argc, char **argv, char **envp) {
   uv_walk(a.loop, close_walk, NULL);
   uv_run(a.loop, UV_RUN_DEFAULT);
   uv_loop_close(a.loop);
-  free(a.servers);
+  wh_workers_free(a.workers);
   wh_static_free(a.stat);
   return a.exit_code;
 }

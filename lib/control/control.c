@@ -166,6 +166,14 @@ wh_control *wh_control_new(uv_loop_t *loop, const wh_static_config *stat, wh_dyn
   return c;
 }
 
+void wh_control_flush(wh_control *c) {
+  if (c->dirty && !c->closing) {
+    uv_timer_stop(&c->timer);
+    build(c);
+    c->last_build_ms = 0;
+  }
+}
+
 wh_snapshot *wh_control_current(wh_control *c) {
   return wh_snapshot_ref(c->current);
 }

@@ -28,8 +28,10 @@ void wh_control_emit(void *ctx, const char *provider, wh_dyn_config *cfg, const 
 /* The current snapshot, with a new reference for the caller. Never NULL
  * after wh_control_new succeeded. */
 wh_snapshot *wh_control_current(wh_control *c);
-/* Builds the runtime for a set of fragments right now (used by
- * `wharf check` and tests): synchronous, no debounce. */
+/* Applies pending provider configurations now, ignoring the throttle window:
+ * used once at start-up so that the entry points open on the providers'
+ * first configuration rather than on an empty one. */
+void wh_control_flush(wh_control *c);
 uint64_t wh_control_generation(const wh_control *c);
 /* Stops timers and frees the control after its handles close. */
 void wh_control_close(wh_control *c);

@@ -21,12 +21,12 @@ void wh_hop_by_hop_strip(wh_headers *h, bool keep_upgrade);
 
 typedef struct wh_fwd_ctx {
   const struct sockaddr *client; /* TCP peer */
-  bool trusted;         /* peer in forwardedHeaders.trustedIPs, or insecure */
-  bool is_tls;          /* client connection is TLS */
-  bool is_websocket;    /* request is a WebSocket upgrade */
-  const char *host;     /* the request's Host header value (may be NULL) */
-  const char *server;   /* this proxy's host name, for X-Forwarded-Server */
-  bool not_append_xff;  /* forwardedHeaders.notAppendXForwardedFor */
+  bool trusted;                  /* peer in forwardedHeaders.trustedIPs, or insecure */
+  bool is_tls;                   /* client connection is TLS */
+  bool is_websocket;             /* request is a WebSocket upgrade */
+  const char *host;              /* the request's Host header value (may be NULL) */
+  const char *server;            /* this proxy's host name, for X-Forwarded-Server */
+  bool not_append_xff;           /* forwardedHeaders.notAppendXForwardedFor */
 } wh_fwd_ctx;
 
 /* Step 1-4 of §9: untrusted peers lose every managed X header (and their

@@ -312,3 +312,25 @@ def http():
     s = http_session()
     yield s
     s.close()
+
+
+def _backend_set():
+    from backends import BackendSet  # tests/integration/backends.py
+
+    bs = BackendSet()
+    yield bs
+    bs.stop_all()
+
+
+@pytest.fixture
+def backends():
+    """Test origins on loopback (tests/integration/backends.py), stopped at teardown:
+    `a = backends.http("a")` (a.url for the dynamic configuration), `backends.black_hole()`,
+    `backends.hanging()`."""
+    yield from _backend_set()
+
+
+@pytest.fixture(scope="module")
+def module_backends():
+    """Like `backends`, shared by the tests of one module."""
+    yield from _backend_set()

@@ -1,0 +1,1547 @@
+/* Client connections: parsing (llhttp, strict, one request at a time),
+ * validation, routing, middlewares, local answers, and the client half of a
+ * proxied exchange. State machine and rules: docs/internals/proxy.md. */
+#include "lib/proxy/conn.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "lib/core/err.h"
+#include "lib/core/log.h"
+#include "lib/http/exchange.h"
+#include "lib/http/forwarded.h"
+#include "lib/http/path.h"
+#include "lib/proxy/upstream.h"
+#include "lib/router/route_table.h"
+
+/* How long a closing connection may take to flush its last response and see
+ * the peer's FIN before it is reset. */
+#define WH_LINGER_MS 5000
+/* shorter while draining, so that a peer that never closes its side cannot
+ * hold the process for the full linger */
+#define WH_DRAIN_LINGER_MS 500
+#define WH_FREELIST_MAX 256
+
+/* ---- message heads ---- */
+
+void wh_head_reset(wh_head *h) {
+  h->len = 0;
+  h->n = 0;
+  h->url_off = h->url_len = 0;
+  h->in_field = h->in_value = false;
+  h->split_ok = false;
+  h->err = 0;
+}
+
+void wh_head_free(wh_head *h) {
+  free(h->buf);
+  free(h->f);
+  memset(h, 0, sizeof(*h));
+}
+
+static int head_append(wh_head *h, const char *at, size_t len) {
+  if (h->len + len > WH_HEAD_MAX_BYTES) {
+    h->err = 431;
+    return -1;
+  }
+  if (h->len + len > h->cap) {
+    size_t cap = h->cap ? h->cap : 1024;
+    while (cap < h->len + len)
+      cap *= 2;
+    char *b = realloc(h->buf, cap);
+    if (!b) {
+      h->err = 500;
+      return -1;
+    }
+    h->buf = b;
+    h->cap = cap;
+  }
+  memcpy(h->buf + h->len, at, len);
+  h->len += len;
+  return 0;
+}
+
+int wh_head_url(wh_head *h, const char *at, size_t len) {
+  if (h->url_len == 0)
+    h->url_off = (uint32_t)h->len;
+  if (head_append(h, at, len) < 0)
+    return -1;
+  h->url_len += (uint32_t)len;
+  return 0;
+}
+
+int wh_head_field(wh_head *h, const char *at, size_t len) {
+  if (!h->in_field) {
+    if (h->n >= WH_HEAD_MAX_FIELDS) {
+      h->err = 431;
+      return -1;
+    }
+    h->in_field = true;
+    h->cur.no = (uint32_t)h->len;
+    h->cur.nl = 0;
+  }
+  if (head_append(h, at, len) < 0)
+    return -1;
+  h->cur.nl += (uint32_t)len;
+  return 0;
+}
+
+int wh_head_field_done(wh_head *h) {
+  h->in_field = false;
+  /* llhttp accepts "Host : x"; HARDENING 4 does not. */
+  if (h->cur.nl == 0 || h->buf[h->cur.no + h->cur.nl - 1] == ' ' ||
+      h->buf[h->cur.no + h->cur.nl - 1] == '\t') {
+    h->err = 400;
+    return -1;
+  }
+  h->cur.vo = (uint32_t)h->len;
+  h->cur.vl = 0;
+  h->in_value = true;
+  h->split_ok = true;
+  return 0;
+}
+
+int wh_head_value(wh_head *h, const char *at, size_t len) {
+  if (h->cur.vl > 0 && !h->split_ok) {
+    /* A second span of the same value inside one read: llhttp saw an
+     * obs-fold (HARDENING 4). */
+    h->err = 400;
+    return -1;
+  }
+  if (head_append(h, at, len) < 0)
+    return -1;
+  h->cur.vl += (uint32_t)len;
+  h->split_ok = h->exec_end && at + len == h->exec_end;
+  return 0;
+}
+
+int wh_head_value_done(wh_head *h) {
+  if (h->n == h->fcap) {
+    size_t cap = h->fcap ? h->fcap * 2 : 16;
+    wh_hspan *f = realloc(h->f, cap * sizeof(*f));
+    if (!f) {
+      h->err = 500;
+      return -1;
+    }
+    h->f = f;
+    h->fcap = cap;
+  }
+  for (uint32_t i = 0; i < h->cur.vl; i++) {
+    unsigned char ch = (unsigned char)h->buf[h->cur.vo + i];
+    if (ch == 0 || ch == '\r' || ch == '\n') {
+      h->err = 400;
+      return -1;
+    }
+  }
+  /* trailing whitespace is not part of the value; after a framing header it
+   * is refused, never read as chunked (HARDENING 3) */
+  uint32_t vl = h->cur.vl;
+  while (h->cur.vl > 0 &&
+         (h->buf[h->cur.vo + h->cur.vl - 1] == ' ' || h->buf[h->cur.vo + h->cur.vl - 1] == '\t'))
+    h->cur.vl--;
+  if (vl != h->cur.vl && h->cur.nl == 17 &&
+      strncasecmp(h->buf + h->cur.no, "Transfer-Encoding", 17) == 0) {
+    h->err = 400;
+    return -1;
+  }
+  h->f[h->n++] = h->cur;
+  h->in_value = false;
+  return 0;
+}
+
+int wh_head_to_headers(const wh_head *h, wh_headers *hs) {
+  wh_headers_clear(hs);
+  for (size_t i = 0; i < h->n; i++) {
+    const wh_hspan *s = &h->f[i];
+    if (wh_headers_add(hs, h->buf + s->no, s->nl, h->buf + s->vo, s->vl) < 0)
+      return WH_ENOMEM;
+  }
+  return 0;
+}
+
+/* ---- writing ---- */
+
+typedef struct wh_wbuf {
+  uv_write_t req;
+  wh_io_done_fn done;
+  void *owner;
+  char data[];
+} wh_wbuf;
+
+static void on_io_written(uv_write_t *req, int status) {
+  wh_wbuf *b = (wh_wbuf *)req;
+  wh_io_done_fn done = b->done;
+  void *owner = b->owner;
+  free(b);
+  if (done)
+    done(owner, status);
+}
+
+int wh_io_write(uv_tcp_t *t, const uv_buf_t *bufs, unsigned n, wh_io_done_fn done, void *owner) {
+  size_t total = 0;
+  for (unsigned i = 0; i < n; i++)
+    total += bufs[i].len;
+  if (total == 0)
+    return 0;
+  size_t sent = 0;
+  if (t->write_queue_size == 0) {
+    int rc = uv_try_write((uv_stream_t *)t, bufs, n);
+    if (rc >= 0)
+      sent = (size_t)rc;
+    else if (rc != UV_EAGAIN)
+      return rc;
+  }
+  if (sent == total)
+    return 0;
+  wh_wbuf *b = malloc(sizeof(*b) + (total - sent));
+  if (!b)
+    return UV_ENOMEM;
+  size_t off = 0, skip = sent;
+  for (unsigned i = 0; i < n; i++) {
+    size_t len = bufs[i].len;
+    if (skip >= len) {
+      skip -= len;
+      continue;
+    }
+    memcpy(b->data + off, bufs[i].base + skip, len - skip);
+    off += len - skip;
+    skip = 0;
+  }
+  b->done = done;
+  b->owner = owner;
+  uv_buf_t one = uv_buf_init(b->data, (unsigned)off);
+  int rc = uv_write(&b->req, (uv_stream_t *)t, &one, 1, on_io_written);
+  if (rc < 0) {
+    free(b);
+    return rc;
+  }
+  return 0;
+}
+
+/* ---- lifetime ---- */
+
+static void conn_reset_exchange(wh_conn *c);
+static void parser_resume(wh_conn *c);
+static int send_up(wh_conn *c, const uv_buf_t *bufs, unsigned n);
+
+static void on_conn_closed(uv_handle_t *h) {
+  wh_conn *c = h->data;
+  wh_worker *w = c->w;
+  if (c->prev)
+    c->prev->next = c->next;
+  else
+    w->conns = c->next;
+  if (c->next)
+    c->next->prev = c->prev;
+  atomic_fetch_sub(&w->nconns, 1);
+  conn_reset_exchange(c);
+  if (w->nfree < WH_FREELIST_MAX && !w->stopping) {
+    /* Buffers keep their capacity for the next connection. */
+    c->next = w->free_conns;
+    w->free_conns = c;
+    w->nfree++;
+    return;
+  }
+  wh_head_free(&c->head);
+  wh_headers_free(&c->hdrs);
+  wh_strbuf_free(&c->up_head);
+  wh_strbuf_free(&c->out);
+  wh_strbuf_free(&c->pend);
+  free(c->tail);
+  free(c->hn);
+  free(c->hv);
+  free(c);
+}
+
+void wh_conn_free_list(wh_worker *w) {
+  while (w->free_conns) {
+    wh_conn *c = w->free_conns;
+    w->free_conns = c->next;
+    wh_head_free(&c->head);
+    wh_headers_free(&c->hdrs);
+    wh_strbuf_free(&c->up_head);
+    wh_strbuf_free(&c->out);
+    wh_strbuf_free(&c->pend);
+    free(c->tail);
+    free(c->hn);
+    free(c->hv);
+    free(c);
+  }
+  w->nfree = 0;
+}
+
+static void detach_upstream(wh_conn *c, bool reusable) {
+  wh_upstream *u = c->up;
+  if (!u)
+    return;
+  c->up = NULL;
+  if (c->tunnel || !reusable)
+    wh_upstream_close(u);
+  else
+    wh_upstream_release(u, true, c->max_idle, c->idle_conn_ms);
+}
+
+static void conn_destroy(wh_conn *c, bool reset) {
+  if (c->dead)
+    return;
+  c->dead = true;
+  detach_upstream(c, false);
+  if (c->reading)
+    uv_read_stop((uv_stream_t *)&c->tcp);
+  c->reading = false;
+  /* A reset tells the client the response is incomplete, even when it was
+   * close-delimited (HARDENING 32). */
+  if (!reset || c->closing || uv_tcp_close_reset(&c->tcp, on_conn_closed) != 0)
+    uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
+}
+
+void wh_conn_abort(wh_conn *c) {
+  conn_destroy(c, true);
+}
+
+void wh_conn_destroy(wh_conn *c) {
+  conn_destroy(c, false);
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status) {
+  wh_conn *c = req->data;
+  if (status == UV_ECANCELED || c->dead)
+    return;
+  c->shutdown_done = true;
+  if (status < 0 || c->got_eof)
+    conn_destroy(c, false);
+}
+
+/* Graceful close after everything queued: FIN, then keep draining the
+ * peer's bytes (so that unread request bytes do not turn the close into a
+ * reset that could destroy the response) until EOF or the linger deadline. */
+void wh_conn_close(wh_conn *c) {
+  if (c->closing || c->dead)
+    return;
+  c->closing = true;
+  detach_upstream(c, false);
+  c->tail_len = 0;
+  c->bp_paused = false;
+  c->sreq.data = c;
+  if (uv_shutdown(&c->sreq, (uv_stream_t *)&c->tcp, on_shutdown) < 0) {
+    conn_destroy(c, false);
+    return;
+  }
+  c->rd_kind = WH_RD_LINGER;
+  c->rd_deadline = wh_worker_now(c->w) + (c->w->draining ? WH_DRAIN_LINGER_MS : WH_LINGER_MS);
+  c->up_deadline = c->wr_deadline = 0;
+  wh_conn_update_reading(c);
+}
+
+/* ---- reading ---- */
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  (void)suggested;
+  wh_conn *c = h->data;
+  *buf = uv_buf_init(c->w->rbuf, sizeof(c->w->rbuf));
+}
+
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
+
+void wh_conn_update_reading(wh_conn *c) {
+  if (c->dead)
+    return;
+  bool want;
+  if (c->closing)
+    want = !c->got_eof;
+  else if (c->tunnel)
+    want = !c->bp_paused && !c->tunnel_eof_down;
+  else
+    want = !c->bp_paused && c->tail_len == 0 && !c->req_done && !c->got_eof;
+  if (want && !c->reading) {
+    if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
+      c->reading = true;
+  } else if (!want && c->reading) {
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    c->reading = false;
+  }
+}
+
+static void save_tail(wh_conn *c, const char *data, size_t len) {
+  if (len == 0) {
+    c->tail_len = 0;
+    return;
+  }
+  if (len > c->tail_cap) {
+    /* data may point into the current tail: allocate fresh, then copy */
+    char *t = malloc(len);
+    if (!t) {
+      conn_destroy(c, false);
+      return;
+    }
+    memcpy(t, data, len);
+    free(c->tail);
+    c->tail = t;
+    c->tail_cap = len;
+  } else {
+    memmove(c->tail, data, len);
+  }
+  c->tail_len = len;
+}
+
+/* ---- client writes ---- */
+
+static void conn_write_done(void *owner, int status) {
+  wh_conn *c = owner;
+  if (status == UV_ECANCELED || c->dead)
+    return;
+  if (status < 0) {
+    conn_destroy(c, false);
+    return;
+  }
+  if (c->tcp.write_queue_size <= WH_BACKPRESSURE_BYTES)
+    wh_conn_client_drained(c);
+}
+
+static int conn_write(wh_conn *c, const uv_buf_t *bufs, unsigned n) {
+  if (c->dead)
+    return UV_ECANCELED;
+  int rc = wh_io_write(&c->tcp, bufs, n, conn_write_done, c);
+  if (rc < 0) {
+    conn_destroy(c, false);
+    return rc;
+  }
+  if (c->up && c->tcp.write_queue_size > WH_BACKPRESSURE_BYTES && !c->up->bp_paused) {
+    c->up->bp_paused = true;
+    wh_upstream_update_reading(c->up);
+  }
+  return 0;
+}
+
+int wh_conn_write(wh_conn *c, const uv_buf_t *bufs, unsigned n) {
+  return conn_write(c, bufs, n);
+}
+
+void wh_conn_client_drained(wh_conn *c) {
+  if (c->up && c->up->bp_paused) {
+    c->up->bp_paused = false;
+    wh_upstream_update_reading(c->up);
+  }
+}
+
+/* ---- local responses ---- */
+
+static void send_local(wh_conn *c, wh_http_resp *resp) {
+  if (c->req_body && !c->req_done)
+    c->close_after = true; /* the rest of the body is not read */
+  wh_resp_serialize(&c->out, resp, c->is_head, c->http_minor, c->close_after, wh_worker_date(c->w));
+  uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.len);
+  c->head_sent = true;
+  c->resp_done = true;
+  c->local = true;
+  c->wr_deadline = 0;
+  conn_write(c, &b, 1);
+}
+
+static void send_status(wh_conn *c, int status) {
+  wh_http_resp r;
+  wh_http_resp_init(&r);
+  if (status == 404) {
+    wh_http_resp_text(&r, 404, "404 page not found\n");
+    wh_http_resp_header(&r, "X-Content-Type-Options", "nosniff");
+  } else if (status == 503) {
+    wh_http_resp_text(&r, 503, "no available server\n");
+  } else {
+    wh_resp_status_text(&r, status);
+  }
+  send_local(c, &r);
+  wh_http_resp_free(&r);
+}
+
+/* Protocol errors: answer (when nothing was answered yet) and close; the rest
+ * of the pipeline is discarded (HARDENING 12). */
+static void fail_and_close(wh_conn *c, int status) {
+  detach_upstream(c, false);
+  if (!c->head_sent) {
+    c->close_after = true;
+    send_status(c, status);
+    wh_conn_close(c);
+  } else {
+    conn_destroy(c, true);
+  }
+}
+
+/* ---- exchange lifecycle ---- */
+
+static void conn_reset_exchange(wh_conn *c) {
+  wh_snapshot_unref(c->snap);
+  c->snap = NULL;
+  free(c->host);
+  c->host = NULL;
+  free(c->set_cookie);
+  c->set_cookie = NULL;
+  c->lb = NULL;
+  c->server = NULL;
+  c->in_msg = c->req_done = c->resp_done = c->head_sent = c->local = false;
+  c->is_head = c->req_chunked = c->req_body = c->upgrade_ws = c->upgrade_other = false;
+  c->body_sent = c->retried = false;
+  c->resp_mode = WH_RESP_NONE;
+  c->up_deadline = c->wr_deadline = 0;
+  c->up_kind = WH_UP_NONE;
+  c->pend.len = 0;
+  c->err_status = 0;
+  c->chunk_end_here = c->chunk_has_data = false;
+  c->crlf_seen = 0;
+  wh_headers_clear(&c->hdrs);
+}
+
+/* Both halves are done: release the upstream, then close or wait for the
+ * next request. The caller feeds pipelined bytes, if any. */
+static void exchange_end(wh_conn *c) {
+  detach_upstream(c, c->req_done && !c->upgrade_ws && !c->upgrade_other);
+  bool close = c->close_after || c->w->draining;
+  conn_reset_exchange(c);
+  c->requests++;
+  if (close) {
+    wh_conn_close(c);
+    return;
+  }
+  c->close_after = false;
+  c->rd_kind = WH_RD_IDLE;
+  c->rd_deadline = c->ep->idle_ms ? wh_worker_now(c->w) + c->ep->idle_ms : 0;
+  parser_resume(c);
+}
+
+static void handle_parse_error(wh_conn *c, llhttp_errno_t e) {
+  int status = c->err_status ? c->err_status : c->head.err ? c->head.err : 400;
+  (void)e;
+  fail_and_close(c, status);
+}
+
+/* Parses data (the read buffer or the tail); pipelined requests are taken
+ * one at a time: the parser pauses at each message end until the response is
+ * complete, and unparsed bytes wait in the tail. */
+/* The two bytes before pos (which may start in the previous buffer). */
+static bool crlf_before(const wh_conn *c, const char *data, const char *pos) {
+  char b[2];
+  size_t in = (size_t)(pos - data);
+  if (in >= 2) {
+    b[0] = pos[-2];
+    b[1] = pos[-1];
+  } else if (in == 1) {
+    if (c->nlast < 1)
+      return false;
+    b[0] = c->last2[1];
+    b[1] = pos[-1];
+  } else {
+    if (c->nlast < 2)
+      return false;
+    b[0] = c->last2[0];
+    b[1] = c->last2[1];
+  }
+  return b[0] == '\r' && b[1] == '\n';
+}
+
+static void remember_tail_bytes(wh_conn *c, const char *data, size_t len) {
+  if (c->chunk_end_here) {
+    size_t after = (size_t)(data + len - c->chunk_end);
+    c->crlf_seen = after > 2 ? 2 : after;
+    memcpy(c->crlf_buf, c->chunk_end, c->crlf_seen);
+    c->chunk_end_here = false;
+  }
+  if (len >= 2) {
+    c->last2[0] = data[len - 2];
+    c->last2[1] = data[len - 1];
+    c->nlast = 2;
+  } else if (len == 1) {
+    c->last2[0] = c->nlast ? c->last2[1] : 0;
+    c->last2[1] = data[0];
+    c->nlast = c->nlast ? 2 : 1;
+  }
+}
+
+/* The end of a chunked request body, sent only once the parser's view of
+ * the message end has been checked (see crlf_before). */
+static void send_req_end(wh_conn *c) {
+  if (c->req_chunked && c->up && !c->local && !c->resp_done) {
+    /* last chunk, the trailers as received, end */
+    wh_strbuf *o = &c->out;
+    o->len = 0;
+    wh_strbuf_puts(o, "0\r\n");
+    for (size_t i = 0; i < c->head.n; i++) {
+      const wh_hspan *s = &c->head.f[i];
+      wh_strbuf_append(o, c->head.buf + s->no, s->nl);
+      wh_strbuf_puts(o, ": ");
+      wh_strbuf_append(o, c->head.buf + s->vo, s->vl);
+      wh_strbuf_puts(o, "\r\n");
+    }
+    wh_strbuf_puts(o, "\r\n");
+    if (o->data) {
+      uv_buf_t b = uv_buf_init(o->data, (unsigned)o->len);
+      send_up(c, &b, 1);
+    }
+  }
+}
+
+static void parser_resume(wh_conn *c) {
+  llhttp_errno_t e = llhttp_get_errno(&c->parser);
+  if (e == HPE_PAUSED)
+    llhttp_resume(&c->parser);
+  else if (e == HPE_PAUSED_UPGRADE)
+    llhttp_resume_after_upgrade(&c->parser);
+}
+
+static void conn_feed(wh_conn *c, const char *data, size_t len) {
+  while (len > 0 && !c->dead && !c->closing) {
+    c->in_exec = true;
+    c->head.exec_end = data + len;
+    c->exec_start = data;
+    llhttp_errno_t e = llhttp_execute(&c->parser, data, len);
+    c->in_exec = false;
+    if (c->dead || c->closing)
+      return;
+    if (e == HPE_OK) {
+      remember_tail_bytes(c, data, len);
+      c->tail_len = 0;
+      break;
+    }
+    const char *pos = llhttp_get_error_pos(&c->parser);
+    size_t rest = pos ? (size_t)(data + len - pos) : 0;
+    if (e == HPE_PAUSED_UPGRADE && !c->in_msg) {
+      /* the parser stopped after a request that was not tunnelled */
+      llhttp_resume_after_upgrade(&c->parser);
+      data = pos;
+      len = rest;
+      continue;
+    }
+    if (e == HPE_PAUSED || e == HPE_PAUSED_UPGRADE) {
+      if (c->req_chunked && c->req_done && !crlf_before(c, data, pos)) {
+        handle_parse_error(c, HPE_INVALID_CHUNK_SIZE);
+        return;
+      }
+      remember_tail_bytes(c, data, (size_t)(pos - data));
+      if (c->req_done && c->req_chunked)
+        send_req_end(c);
+      if (e == HPE_PAUSED_UPGRADE && !c->req_done)
+        c->req_done = true;
+      if (e == HPE_PAUSED_UPGRADE && c->upgrade_ws && c->resp_done)
+        c->close_after = true; /* refused locally: the bytes after it are not HTTP */
+      if (c->req_done && c->resp_done && !c->tunnel) {
+        exchange_end(c);
+        data = pos;
+        len = rest;
+        continue;
+      }
+      save_tail(c, pos, rest);
+      break;
+    }
+    handle_parse_error(c, e);
+    return;
+  }
+  if (len == 0)
+    c->tail_len = 0;
+  wh_conn_update_reading(c);
+}
+
+/* After an asynchronous end of exchange: go on with the pipeline. */
+static void conn_resume(wh_conn *c) {
+  if (c->dead || c->closing)
+    return;
+  if (c->tail_len) {
+    size_t n = c->tail_len;
+    c->tail_len = 0;
+    /* feeding the tail in place: conn_feed only ever moves it forward */
+    c->tail_len = n;
+    char *t = c->tail;
+    c->tail_len = 0;
+    conn_feed(c, t, n);
+    return;
+  }
+  wh_conn_update_reading(c);
+}
+
+static void maybe_finish(wh_conn *c) {
+  if (c->in_exec || !c->req_done || !c->resp_done || c->tunnel)
+    return;
+  exchange_end(c);
+  conn_resume(c);
+}
+
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
+  wh_conn *c = st->data;
+  if (nread == 0 || c->dead)
+    return;
+  if (nread < 0) {
+    c->got_eof = true;
+    if (c->tunnel) {
+      if (nread == UV_EOF)
+        wh_tunnel_on_client_eof(c);
+      else
+        conn_destroy(c, false);
+      return;
+    }
+    if (c->closing) {
+      if (c->shutdown_done || nread != UV_EOF)
+        conn_destroy(c, false);
+      else
+        wh_conn_update_reading(c);
+      return;
+    }
+    if (nread != UV_EOF || !c->in_msg || c->head_sent) {
+      /* nothing in progress, or a response is streaming: the client is gone */
+      if (c->in_msg && c->head_sent && !c->resp_done)
+        conn_destroy(c, false);
+      else if (!c->in_msg)
+        conn_destroy(c, false);
+      else
+        wh_conn_update_reading(c);
+      return;
+    }
+    /* EOF in the middle of a request: nothing more can come */
+    if (!c->req_done)
+      conn_destroy(c, false);
+    return;
+  }
+  if (c->closing)
+    return; /* draining after the last response */
+  if (c->tunnel) {
+    wh_tunnel_on_client_data(c, buf->base, (size_t)nread);
+    return;
+  }
+  conn_feed(c, buf->base, (size_t)nread);
+}
+
+/* ---- request parsing ---- */
+
+static wh_conn *conn_of(llhttp_t *p) {
+  return p->data;
+}
+
+static int cb_message_begin(llhttp_t *p) {
+  wh_conn *c = conn_of(p);
+  wh_head_reset(&c->head);
+  c->in_msg = true;
+  c->rd_kind = WH_RD_HEAD;
+  c->rd_deadline = c->ep->read_ms ? wh_worker_now(c->w) + c->ep->read_ms : 0;
+  return 0;
+}
+
+static int cb_url(llhttp_t *p, const char *at, size_t len) {
+  return wh_head_url(&conn_of(p)->head, at, len) ? HPE_USER : 0;
+}
+static int cb_field(llhttp_t *p, const char *at, size_t len) {
+  return wh_head_field(&conn_of(p)->head, at, len) ? HPE_USER : 0;
+}
+static int cb_field_done(llhttp_t *p) {
+  return wh_head_field_done(&conn_of(p)->head) ? HPE_USER : 0;
+}
+static int cb_value(llhttp_t *p, const char *at, size_t len) {
+  return wh_head_value(&conn_of(p)->head, at, len) ? HPE_USER : 0;
+}
+static int cb_value_done(llhttp_t *p) {
+  return wh_head_value_done(&conn_of(p)->head) ? HPE_USER : 0;
+}
+
+static bool host_ok(const char *h) {
+  for (const unsigned char *s = (const unsigned char *)h; *s; s++)
+    if (*s <= 32 || *s >= 127 || *s == '/' || *s == '\\')
+      return false;
+  return strstr(h, "..") == NULL;
+}
+
+static bool target_ok(const char *t, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    unsigned char ch = (unsigned char)t[i];
+    if (ch <= 32 || ch >= 127 || ch == '#')
+      return false;
+  }
+  return n > 0;
+}
+
+static void proxy_start(wh_conn *c, const wh_rt_elem *router, wh_mw_exchange *x, const char *query);
+static bool run_middlewares(wh_conn *c, const wh_rt_elem *router, wh_mw_exchange *x);
+
+static int build_req_views(wh_conn *c) {
+  if (c->hdrs.n > c->hcap) {
+    size_t cap = c->hdrs.n + 16;
+    char **n = realloc(c->hn, cap * sizeof(*n));
+    if (!n)
+      return -1;
+    c->hn = n;
+    char **v = realloc(c->hv, cap * sizeof(*v));
+    if (!v)
+      return -1;
+    c->hv = v;
+    c->hcap = cap;
+  }
+  for (size_t i = 0; i < c->hdrs.n; i++) {
+    c->hn[i] = c->hdrs.v[i].name;
+    c->hv[i] = c->hdrs.v[i].value;
+  }
+  return 0;
+}
+
+/* Routing, middlewares and the service, once the head is complete. */
+static void dispatch(wh_conn *c, llhttp_t *p) {
+  wh_head *h = &c->head;
+  const char *target = h->buf + h->url_off;
+  size_t tlen = h->url_len;
+  /* request-target forms (RFC 9112 §3.2): origin, absolute, asterisk */
+  const char *path = target;
+  size_t plen = tlen;
+  char *authority = NULL;
+  if (tlen >= 7 && (strncasecmp(target, "http://", 7) == 0 ||
+                    (tlen >= 8 && strncasecmp(target, "https://", 8) == 0))) {
+    const char *a = memchr(target, '/', tlen) + 2;
+    size_t alen = 0;
+    while (a + alen < target + tlen && a[alen] != '/' && a[alen] != '?')
+      alen++;
+    authority = strndup(a, alen);
+    if (!authority || !alen || !host_ok(authority) || strchr(authority, '@')) {
+      free(authority);
+      send_status(c, 400);
+      c->close_after = true;
+      return;
+    }
+    path = a + alen;
+    plen = (size_t)(target + tlen - path);
+  } else if (!(tlen == 1 && target[0] == '*') && target[0] != '/') {
+    send_status(c, 400);
+    c->close_after = true;
+    return;
+  }
+  const char *q = memchr(path, '?', plen);
+  size_t rawlen = q ? (size_t)(q - path) : plen;
+  char *query = q ? strndup(q + 1, plen - rawlen - 1) : NULL;
+  char *rawpath = rawlen ? strndup(path, rawlen) : strdup("/");
+  char *ntarget = strndup(target, tlen);
+  const char *hosthdr = wh_headers_get(&c->hdrs, "Host");
+  /* absolute form: routed by its authority, never by Host (HARDENING 7) */
+  c->host = authority ? authority : strdup(hosthdr ? hosthdr : "");
+  bool bad = false;
+  wh_mw_exchange x;
+  memset(&x, 0, sizeof(x));
+  wh_http_resp resp;
+  wh_http_resp_init(&resp);
+  if (!rawpath || !ntarget || !c->host || (q && !query) || build_req_views(c) < 0) {
+    send_status(c, 500);
+    goto out;
+  }
+  x.path = wh_path_canonical(rawpath, strlen(rawpath), c->ep->sanitize, &bad);
+  if (!x.path) {
+    send_status(c, bad ? 400 : 500);
+    goto out;
+  }
+  wh_http_req req;
+  memset(&req, 0, sizeof(req));
+  req.method = llhttp_method_name((llhttp_method_t)p->method);
+  req.target = ntarget;
+  req.path = rawpath;
+  req.query = query;
+  req.host = c->host;
+  req.nheaders = c->hdrs.n;
+  req.hdr_names = c->hn;
+  req.hdr_values = c->hv;
+  req.body = "";
+  req.peer = c->peer;
+  req.http_minor = c->http_minor;
+  req.keep_alive = !c->close_after;
+  x.req = &req;
+  x.resp = &resp;
+  x.is_tls = false;
+
+  c->snap = wh_snapshot_ref(c->w->current);
+  const wh_route_table *table = NULL;
+  if (c->snap && c->ep->index < c->snap->ntables &&
+      strcmp(c->snap->tables[c->ep->index]->entrypoint, c->ep->name) == 0)
+    table = c->snap->tables[c->ep->index];
+  wh_http_req_view view = {
+      .method = req.method,
+      .host = c->host,
+      .path = x.path,
+      .query = query,
+      .nheaders = c->hdrs.n,
+      .hdr_names = (const char *const *)c->hn,
+      .hdr_values = (const char *const *)c->hv,
+      .client = (const struct sockaddr *)&c->peer,
+  };
+  const wh_rt_elem *router = table ? wh_route_match_http(table, &view, false) : NULL;
+  if (!router) {
+    send_status(c, 404);
+    goto out;
+  }
+  if (run_middlewares(c, router, &x)) {
+    send_local(c, &resp);
+    goto out;
+  }
+  if (wh_internal_serve(c->snap, router->service_ref, &req, x.path,
+                        atomic_load(&c->w->ws->terminating), &resp)) {
+    send_local(c, &resp);
+    goto out;
+  }
+  proxy_start(c, router, &x, query);
+out:
+  wh_http_resp_free(&resp);
+  wh_mw_exchange_free(&x);
+  free(query);
+  free(rawpath);
+  free(ntarget);
+}
+
+static bool run_middlewares(wh_conn *c, const wh_rt_elem *router, wh_mw_exchange *x) {
+  for (size_t i = 0; i < router->middleware_refs.n; i++) {
+    const wh_rt_elem *m =
+        wh_runtime_find(c->snap->rt, WH_KIND_HTTP_MIDDLEWARE, router->middleware_refs.v[i]);
+    if (!m || !m->mw_type || m->status == WH_STATUS_DISABLED || !m->mw_type->on_request) {
+      /* Fail closed: a router is never served without its middlewares. */
+      static _Atomic bool logged;
+      if (m && m->mw_type && !m->mw_type->on_request && !atomic_exchange(&logged, true))
+        wh_log_error("router \"%s\": middleware \"%s\" (type %s) has no runtime in this build; "
+                     "answering 500",
+                     router->name, m->name, m->mw_type->name);
+      wh_resp_status_text(x->resp, 500);
+      return true;
+    }
+    if (m->mw_type->on_request(m->mw_cfg, x) == WH_MW_DONE)
+      return true;
+  }
+  return false;
+}
+
+static int cb_headers_complete(llhttp_t *p) {
+  wh_conn *c = conn_of(p);
+  wh_head *h = &c->head;
+  if (wh_head_to_headers(h, &c->hdrs) < 0) {
+    c->err_status = 500;
+    return -1;
+  }
+  c->http_minor = p->http_minor;
+  if (p->http_major != 1 || p->http_minor > 1) {
+    c->err_status = 505;
+    return -1;
+  }
+  size_t hosts = 0, tes = 0;
+  bool te_bad = false, expect_bad = false;
+  for (size_t i = 0; i < c->hdrs.n; i++) {
+    const wh_header *f = &c->hdrs.v[i];
+    if (strcasecmp(f->name, "Host") == 0) {
+      hosts++;
+      if (!host_ok(f->value))
+        te_bad = true;
+    } else if (strcasecmp(f->name, "Transfer-Encoding") == 0) {
+      tes++;
+      if (strcasecmp(f->value, "chunked") != 0)
+        te_bad = true;
+    } else if (strcasecmp(f->name, "Expect") == 0) {
+      if (strcasecmp(f->value, "100-continue") != 0)
+        expect_bad = true;
+    }
+  }
+  /* HARDENING 3, 6, 8 (llhttp already refuses CL+TE and duplicate CLs) */
+  if (te_bad || tes > 1 || (tes && p->http_minor == 0) || hosts > 1 ||
+      (hosts == 0 && p->http_minor >= 1) || !target_ok(h->buf + h->url_off, h->url_len)) {
+    c->err_status = 400;
+    return -1;
+  }
+  if (expect_bad) {
+    c->err_status = 417;
+    return -1;
+  }
+  h->n = 0; /* trailers, if any, are collected from here */
+  c->is_head = p->method == HTTP_HEAD;
+  c->req_chunked = (p->flags & F_CHUNKED) != 0;
+  c->req_body = c->req_chunked || ((p->flags & F_CONTENT_LENGTH) && p->content_length > 0);
+  c->close_after = !llhttp_should_keep_alive(p) || c->w->draining;
+  if (p->upgrade || wh_headers_get(&c->hdrs, "Upgrade")) {
+    if (wh_headers_has_token(&c->hdrs, "Upgrade", "websocket") &&
+        wh_headers_has_token(&c->hdrs, "Connection", "upgrade") && p->method == HTTP_GET) {
+      if (c->req_body) {
+        /* A handshake has no body; forwarded, it would be read as the next
+         * request by a backend that refuses the upgrade (HARDENING 34). */
+        c->err_status = 400;
+        return -1;
+      }
+      c->upgrade_ws = true;
+    } else
+      c->upgrade_other = true;
+  }
+  if (c->req_body) {
+    c->rd_kind = WH_RD_BODY;
+    c->rd_deadline = c->ep->read_ms ? wh_worker_now(c->w) + c->ep->read_ms : 0;
+  } else {
+    c->rd_kind = WH_RD_NONE;
+    c->rd_deadline = 0;
+  }
+  if (c->ep->write_ms)
+    c->wr_deadline = wh_worker_now(c->w) + c->ep->write_ms;
+  if (p->method == HTTP_CONNECT) {
+    c->close_after = true;
+    send_status(c, 405);
+    return 0;
+  }
+  dispatch(c, p);
+  return 0;
+}
+
+static void chunk_prefix(char *buf, size_t n, size_t len) {
+  snprintf(buf, n, "%zx\r\n", len);
+}
+
+static int send_up(wh_conn *c, const uv_buf_t *bufs, unsigned n) {
+  if (c->up && c->up->state == WH_US_ACTIVE && c->pend.len == 0)
+    return wh_upstream_write(c->up, bufs, n);
+  /* still connecting: hold this read's worth, and read no further */
+  for (unsigned i = 0; i < n; i++)
+    if (wh_strbuf_append(&c->pend, bufs[i].base, bufs[i].len) < 0)
+      return UV_ENOMEM;
+  if (!c->bp_paused) {
+    c->bp_paused = true;
+    wh_conn_update_reading(c);
+  }
+  return 0;
+}
+
+static int cb_chunk_header(llhttp_t *p) {
+  wh_conn *c = conn_of(p);
+  c->chunk_has_data = false;
+  return 0;
+}
+
+static int cb_chunk_complete(llhttp_t *p) {
+  wh_conn *c = conn_of(p);
+  if (!c->chunk_has_data)
+    return 0;
+  c->chunk_has_data = false;
+  char b[2];
+  if (c->chunk_end_here) {
+    if (c->chunk_end + 2 > c->head.exec_end)
+      return 0; /* cannot happen: both bytes were consumed */
+    b[0] = c->chunk_end[0];
+    b[1] = c->chunk_end[1];
+    c->chunk_end_here = false;
+  } else {
+    size_t need = 2 - c->crlf_seen;
+    if ((size_t)(c->head.exec_end - c->exec_start) < need)
+      return 0;
+    memcpy(b, c->crlf_buf, c->crlf_seen);
+    memcpy(b + c->crlf_seen, c->exec_start, need);
+  }
+  if (b[0] != '\r' || b[1] != '\n') {
+    c->err_status = 400;
+    return HPE_USER;
+  }
+  return 0;
+}
+
+static int cb_body(llhttp_t *p, const char *at, size_t len) {
+  wh_conn *c = conn_of(p);
+  if (c->req_chunked) {
+    c->chunk_end = at + len;
+    c->chunk_end_here = true;
+    c->chunk_has_data = true;
+  }
+  if (c->rd_kind == WH_RD_BODY && c->ep->read_ms)
+    c->rd_deadline = wh_worker_now(c->w) + c->ep->read_ms; /* progress */
+  if (c->local || !c->up || c->resp_done)
+    return 0; /* answered here: the body is discarded */
+  c->body_sent = true;
+  int rc;
+  if (c->req_chunked) {
+    char pre[24];
+    chunk_prefix(pre, sizeof(pre), len);
+    uv_buf_t b[3] = {uv_buf_init(pre, (unsigned)strlen(pre)),
+                     uv_buf_init((char *)at, (unsigned)len), uv_buf_init("\r\n", 2)};
+    rc = send_up(c, b, 3);
+  } else {
+    uv_buf_t b = uv_buf_init((char *)at, (unsigned)len);
+    rc = send_up(c, &b, 1);
+  }
+  if (rc < 0 && c->up) {
+    wh_upstream *u = c->up;
+    wh_upstream_close(u);
+    c->up = NULL;
+    wh_conn_up_failed(c, 502, false);
+  }
+  return 0;
+}
+
+static int cb_message_complete(llhttp_t *p) {
+  wh_conn *c = conn_of(p);
+  c->req_done = true;
+  c->rd_kind = WH_RD_NONE;
+  c->rd_deadline = 0;
+  if (c->up && !c->resp_done && c->up_kind == WH_UP_NONE && c->up->state == WH_US_ACTIVE &&
+      c->resp_head_ms) {
+    c->up_kind = WH_UP_RESP_HEAD;
+    c->up_deadline = wh_worker_now(c->w) + c->resp_head_ms;
+  }
+  return HPE_PAUSED;
+}
+
+static const llhttp_settings_t req_settings = {
+    .on_message_begin = cb_message_begin,
+    .on_url = cb_url,
+    .on_header_field = cb_field,
+    .on_header_field_complete = cb_field_done,
+    .on_header_value = cb_value,
+    .on_header_value_complete = cb_value_done,
+    .on_headers_complete = cb_headers_complete,
+    .on_body = cb_body,
+    .on_message_complete = cb_message_complete,
+    .on_chunk_header = cb_chunk_header,
+    .on_chunk_complete = cb_chunk_complete,
+};
+
+/* ---- proxying ---- */
+
+static const wh_servers_transport *transport_of(const wh_snapshot *s, const wh_rt_elem *svc,
+                                                const wh_lb_service *lbc) {
+  if (!lbc || !lbc->servers_transport || !*lbc->servers_transport)
+    return NULL;
+  char *q = wh_qualify(lbc->servers_transport, svc->provider);
+  if (!q)
+    return NULL;
+  const wh_rt_elem *t = wh_runtime_find(s->rt, WH_KIND_HTTP_TRANSPORT, q);
+  free(q);
+  return t ? t->cfg : NULL;
+}
+
+static void proxy_start(wh_conn *c, const wh_rt_elem *router, wh_mw_exchange *x,
+                        const char *query) {
+  wh_worker *w = c->w;
+  const wh_rt_elem *svc = wh_runtime_find(c->snap->rt, WH_KIND_HTTP_SERVICE, router->service_ref);
+  const wh_http_service *scfg = svc ? svc->cfg : NULL;
+  const wh_lb_service *lbc = scfg ? scfg->load_balancer : NULL;
+  c->lb = wh_snapshot_lb(c->snap, router->service_ref);
+  if (!c->lb) {
+    send_status(c, 503);
+    return;
+  }
+  const char *cookie = wh_headers_get(&c->hdrs, "Cookie");
+  c->server = wh_lb_pick(c->lb, w->index, cookie, &c->set_cookie);
+  if (!c->server) {
+    send_status(c, 503);
+    return;
+  }
+  if (c->server->scheme && strcmp(c->server->scheme, "https") == 0) {
+    static _Atomic bool logged;
+    if (!atomic_exchange(&logged, true))
+      wh_log_warn("service \"%s\": https backends are not supported by this build yet; "
+                  "answering 502",
+                  router->service_ref);
+    send_status(c, 502);
+    return;
+  }
+  /* forwarding settings: the service's serversTransport, else the static one */
+  const wh_servers_transport *st = transport_of(c->snap, svc, lbc);
+  const wh_static_servers_transport *sst = c->snap->stat->servers_transport;
+  const wh_forwarding_timeouts *ft = st && st->forwarding_timeouts
+                                         ? st->forwarding_timeouts
+                                         : (sst ? sst->forwarding_timeouts : NULL);
+  c->dial_ms = ft ? (uint64_t)(ft->dial_timeout / WH_MS) : 30000;
+  c->resp_head_ms = ft ? (uint64_t)(ft->response_header_timeout / WH_MS) : 0;
+  c->idle_conn_ms = ft ? (uint64_t)(ft->idle_conn_timeout / WH_MS) : 90000;
+  /* Go's rule: 0 means its default (2, or 200 on the static default
+   * transport), negative means no idle connections at all */
+  int64_t mi = st ? st->max_idle_conns_per_host : (sst ? sst->max_idle_conns_per_host : 200);
+  c->max_idle = mi > 0 ? (size_t)mi : mi == 0 ? (st ? 2 : 200) : 0;
+
+  /* headers for the backend */
+  bool pass_host = lbc ? lbc->pass_host_header : true;
+  wh_hop_by_hop_strip(&c->hdrs, c->upgrade_ws);
+  bool trusted = c->ep->insecure ||
+                 (c->ep->trusted && wh_ipset_contains(c->ep->trusted, (struct sockaddr *)&c->peer));
+  wh_fwd_ctx fc = {
+      .client = (const struct sockaddr *)&c->peer,
+      .trusted = trusted,
+      .is_tls = false,
+      .is_websocket = c->upgrade_ws,
+      .host = c->host,
+      .server = w->ws->hostname,
+      .not_append_xff = c->ep->not_append_xff,
+  };
+  if (wh_forwarded_apply(&c->hdrs, &fc) < 0) {
+    send_status(c, 500);
+    return;
+  }
+  for (size_t i = 0; i < x->set_headers.n; i++)
+    wh_headers_set(&c->hdrs, x->set_headers.keys[i], x->set_headers.vals[i]);
+  wh_headers_remove(&c->hdrs, "Host");
+
+  /* request line and head in one buffer */
+  wh_strbuf *o = &c->up_head;
+  o->len = 0;
+  const char *prefix = "";
+  size_t prefix_len = 0;
+  if (c->server->path && *c->server->path && scfg && lbc) {
+    for (size_t i = 0; i < lbc->servers.n; i++) {
+      const wh_server *sv = (const wh_server *)lbc->servers.items + i;
+      if (sv->preserve_path && sv->url && strcmp(sv->url, c->server->url) == 0) {
+        prefix = c->server->path;
+        prefix_len = strlen(prefix);
+        while (prefix_len && prefix[prefix_len - 1] == '/')
+          prefix_len--;
+        break;
+      }
+    }
+  }
+  wh_strbuf_printf(o, "%s ", llhttp_method_name((llhttp_method_t)c->parser.method));
+  wh_strbuf_append(o, prefix, prefix_len);
+  wh_strbuf_puts(o, x->path);
+  if (query) {
+    wh_strbuf_putc(o, '?');
+    wh_strbuf_puts(o, query);
+  }
+  wh_strbuf_printf(o, " HTTP/1.1\r\nHost: %s\r\n", pass_host ? c->host : c->server->hostport);
+  for (size_t i = 0; i < c->hdrs.n; i++) {
+    const wh_header *f = &c->hdrs.v[i];
+    wh_strbuf_append(o, f->name, f->name_len);
+    wh_strbuf_puts(o, ": ");
+    wh_strbuf_append(o, f->value, f->value_len);
+    wh_strbuf_puts(o, "\r\n");
+  }
+  if (c->req_chunked)
+    wh_strbuf_puts(o, "Transfer-Encoding: chunked\r\n");
+  if (wh_strbuf_puts(o, "\r\n") < 0) {
+    send_status(c, 500);
+    return;
+  }
+
+  wh_upstream *u = wh_upstream_from_pool(w, c->server->hostport);
+  if (u) {
+    wh_upstream_begin(u, c, c->is_head);
+    uv_buf_t b = uv_buf_init(o->data, (unsigned)o->len);
+    if (wh_upstream_write(u, &b, 1) < 0) {
+      wh_upstream_close(u);
+      c->up = NULL;
+      wh_conn_up_failed(c, 502, true);
+    }
+    return;
+  }
+  c->up_kind = WH_UP_DIAL;
+  c->up_deadline = c->dial_ms ? wh_worker_now(w) + c->dial_ms : 0;
+  if (!wh_upstream_connect(w, c, c->server->hostport, c->server->host, c->server->port)) {
+    c->up_kind = WH_UP_NONE;
+    c->up_deadline = 0;
+    send_status(c, 500);
+  }
+}
+
+void wh_conn_up_connected(wh_conn *c) {
+  wh_upstream *u = c->up;
+  c->up_kind = WH_UP_NONE;
+  c->up_deadline = 0;
+  wh_upstream_begin(u, c, c->is_head);
+  uv_buf_t b[2] = {uv_buf_init(c->up_head.data, (unsigned)c->up_head.len),
+                   uv_buf_init(c->pend.data, (unsigned)c->pend.len)};
+  int rc = wh_upstream_write(u, b, c->pend.len ? 2 : 1);
+  c->pend.len = 0;
+  if (rc < 0) {
+    wh_upstream_close(u);
+    c->up = NULL;
+    wh_conn_up_failed(c, 502, false);
+    return;
+  }
+  if (c->req_done && c->resp_head_ms) {
+    c->up_kind = WH_UP_RESP_HEAD;
+    c->up_deadline = wh_worker_now(c->w) + c->resp_head_ms;
+  }
+  if (c->bp_paused && u->tcp.write_queue_size <= WH_BACKPRESSURE_BYTES) {
+    c->bp_paused = false;
+    wh_conn_update_reading(c);
+  }
+}
+
+static bool idempotent(int method) {
+  return method == HTTP_GET || method == HTTP_HEAD || method == HTTP_OPTIONS ||
+         method == HTTP_TRACE || method == HTTP_PUT || method == HTTP_DELETE;
+}
+
+void wh_conn_up_failed(wh_conn *c, int status, bool before_any_byte) {
+  if (c->up) {
+    wh_upstream *u = c->up;
+    c->up = NULL;
+    wh_upstream_close(u);
+  }
+  c->up_kind = WH_UP_NONE;
+  c->up_deadline = 0;
+  if (c->dead || c->closing)
+    return;
+  if (c->head_sent) {
+    /* a response is streaming: the client must see it fail (HARDENING 32) */
+    conn_destroy(c, true);
+    return;
+  }
+  /* A pooled connection the backend closed before answering: once more on a
+   * fresh one, only when replaying cannot repeat a side effect (HARDENING 35). */
+  if (before_any_byte && !c->retried && idempotent(c->parser.method) && !c->req_body && c->server) {
+    c->retried = true;
+    c->up_kind = WH_UP_DIAL;
+    c->up_deadline = c->dial_ms ? wh_worker_now(c->w) + c->dial_ms : 0;
+    if (wh_upstream_connect(c->w, c, c->server->hostport, c->server->host, c->server->port))
+      return;
+  }
+  if (c->lb && c->server && (status == 502 || status == 504))
+    wh_lb_report(c->lb, c->server, true);
+  if (!c->req_done)
+    c->close_after = true;
+  send_status(c, status);
+  maybe_finish(c);
+}
+
+/* Writes the relayed head built in c->out. */
+static int write_out(wh_conn *c) {
+  if (!c->out.data)
+    return -1;
+  uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.len);
+  return conn_write(c, &b, 1);
+}
+
+static void put_headers(wh_strbuf *o, const wh_headers *hs) {
+  for (size_t i = 0; i < hs->n; i++) {
+    const wh_header *f = &hs->v[i];
+    wh_strbuf_append(o, f->name, f->name_len);
+    wh_strbuf_puts(o, ": ");
+    wh_strbuf_append(o, f->value, f->value_len);
+    wh_strbuf_puts(o, "\r\n");
+  }
+}
+
+int wh_conn_resp_head(wh_conn *c, wh_upstream *u) {
+  int status = u->status;
+  wh_strbuf *o = &c->out;
+  o->len = 0;
+  if (status >= 100 && status < 200 && status != 101) {
+    /* informational (100 Continue, 103): relayed to HTTP/1.1 clients */
+    if (c->http_minor == 0)
+      return 0;
+    wh_hop_by_hop_strip(&u->hdrs, false);
+    wh_strbuf_printf(o, "HTTP/1.1 %d %s\r\n", status, wh_http_status_reason(status));
+    put_headers(o, &u->hdrs);
+    wh_strbuf_puts(o, "\r\n");
+    return write_out(c) < 0 ? -1 : 0;
+  }
+  c->up_kind = WH_UP_NONE;
+  c->up_deadline = 0;
+  if (status == 101) {
+    if (!c->upgrade_ws) {
+      u->head.err = 502;
+      return -1;
+    }
+    wh_hop_by_hop_strip(&u->hdrs, true);
+    wh_strbuf_puts(o, "HTTP/1.1 101 Switching Protocols\r\n");
+    put_headers(o, &u->hdrs);
+    wh_strbuf_puts(o, "\r\n");
+    c->head_sent = true;
+    return write_out(c) < 0 ? -1 : 0;
+  }
+  bool no_body = c->is_head || status == 204 || status == 304;
+  bool chunked = (u->parser.flags & F_CHUNKED) != 0;
+  bool has_cl = (u->parser.flags & F_CONTENT_LENGTH) != 0;
+  if (no_body)
+    c->resp_mode = WH_RESP_NONE;
+  else if (has_cl && !chunked)
+    c->resp_mode = WH_RESP_CL;
+  else if (c->http_minor >= 1)
+    c->resp_mode = WH_RESP_CHUNKED;
+  else {
+    c->resp_mode = WH_RESP_RAW; /* HTTP/1.0 client: the close ends the body */
+    c->close_after = true;
+  }
+  if (c->upgrade_ws)
+    c->close_after = true; /* a refused upgrade: nothing reliable follows */
+  wh_hop_by_hop_strip(&u->hdrs, false);
+  if (c->resp_mode == WH_RESP_CHUNKED)
+    wh_headers_remove(&u->hdrs, "Content-Length");
+  wh_strbuf_printf(o, "HTTP/1.1 %d %s\r\n", status, wh_http_status_reason(status));
+  put_headers(o, &u->hdrs);
+  if (!wh_headers_get(&u->hdrs, "Date"))
+    wh_strbuf_printf(o, "Date: %s\r\n", wh_worker_date(c->w));
+  if (c->set_cookie)
+    wh_strbuf_printf(o, "Set-Cookie: %s\r\n", c->set_cookie);
+  if (c->resp_mode == WH_RESP_CHUNKED)
+    wh_strbuf_puts(o, "Transfer-Encoding: chunked\r\n");
+  if (c->close_after || c->w->draining)
+    wh_strbuf_puts(o, "Connection: close\r\n");
+  else if (c->http_minor == 0)
+    wh_strbuf_puts(o, "Connection: keep-alive\r\n");
+  wh_strbuf_puts(o, "\r\n");
+  c->head_sent = true;
+  if (c->lb && c->server)
+    wh_lb_report(c->lb, c->server, false);
+  if (write_out(c) < 0)
+    return -1;
+  return no_body ? 1 : 0;
+}
+
+int wh_conn_resp_body(wh_conn *c, const char *at, size_t len) {
+  if (c->dead)
+    return -1;
+  if (c->resp_mode == WH_RESP_NONE)
+    return 0;
+  if (c->resp_mode == WH_RESP_CHUNKED) {
+    char pre[24];
+    chunk_prefix(pre, sizeof(pre), len);
+    uv_buf_t b[3] = {uv_buf_init(pre, (unsigned)strlen(pre)),
+                     uv_buf_init((char *)at, (unsigned)len), uv_buf_init("\r\n", 2)};
+    return conn_write(c, b, 3);
+  }
+  uv_buf_t b = uv_buf_init((char *)at, (unsigned)len);
+  return conn_write(c, &b, 1);
+}
+
+void wh_conn_resp_done(wh_conn *c, wh_upstream *u) {
+  if (c->resp_mode == WH_RESP_CHUNKED) {
+    wh_strbuf *o = &c->out;
+    o->len = 0;
+    wh_strbuf_puts(o, "0\r\n");
+    for (size_t i = 0; i < u->head.n; i++) {
+      const wh_hspan *s = &u->head.f[i];
+      wh_strbuf_append(o, u->head.buf + s->no, s->nl);
+      wh_strbuf_puts(o, ": ");
+      wh_strbuf_append(o, u->head.buf + s->vo, s->vl);
+      wh_strbuf_puts(o, "\r\n");
+    }
+    wh_strbuf_puts(o, "\r\n");
+    if (write_out(c) < 0)
+      return;
+  }
+  c->resp_done = true;
+  c->wr_deadline = 0;
+  c->up_kind = WH_UP_NONE;
+  c->up_deadline = 0;
+  if (!c->req_done) {
+    /* answered before the whole request arrived: the backend connection
+     * cannot be reused and the client's remaining bytes are not read */
+    c->close_after = true;
+    detach_upstream(c, false);
+    wh_conn_close(c);
+    return;
+  }
+  maybe_finish(c);
+}
+
+/* ---- accepting, deadlines, drain ---- */
+
+void wh_conn_on_accept(uv_stream_t *ls, int status) {
+  wh_listener *l = ls->data;
+  wh_worker *w = l->w;
+  if (status < 0)
+    return;
+  wh_conn *c = w->free_conns;
+  if (c) {
+    w->free_conns = c->next;
+    w->nfree--;
+  } else {
+    c = calloc(1, sizeof(*c));
+    if (c)
+      wh_headers_init(&c->hdrs);
+  }
+  bool over = atomic_load(&w->nconns) >= WH_WORKER_MAX_CONNS || w->stopping;
+  if (!c || over) {
+    /* Accept and drop: an unaccepted connection would stall the listener. */
+    uv_tcp_t *tmp = malloc(sizeof(*tmp));
+    if (tmp && uv_tcp_init(&w->loop, tmp) == 0) {
+      if (uv_accept(ls, (uv_stream_t *)tmp) == 0)
+        uv_tcp_close_reset(tmp, (uv_close_cb)free);
+      else
+        uv_close((uv_handle_t *)tmp, (uv_close_cb)free);
+    } else {
+      free(tmp);
+    }
+    if (c) {
+      c->next = w->free_conns;
+      w->free_conns = c;
+      w->nfree++;
+    }
+    return;
+  }
+  /* keep the reusable buffers, reset everything else */
+  wh_head head = c->head;
+  wh_headers hdrs = c->hdrs;
+  wh_strbuf up_head = c->up_head, out = c->out, pend = c->pend;
+  char *tail = c->tail, **hn = c->hn, **hv = c->hv;
+  size_t tail_cap = c->tail_cap, hcap = c->hcap;
+  memset(c, 0, sizeof(*c));
+  c->head = head;
+  c->hdrs = hdrs;
+  c->up_head = up_head;
+  c->out = out;
+  c->pend = pend;
+  c->tail = tail;
+  c->tail_cap = tail_cap;
+  c->hn = hn;
+  c->hv = hv;
+  c->hcap = hcap;
+  c->w = w;
+  c->ep = l->ep;
+  uv_tcp_init(&w->loop, &c->tcp);
+  c->tcp.data = c;
+  c->next = w->conns;
+  if (w->conns)
+    w->conns->prev = c;
+  w->conns = c;
+  atomic_fetch_add(&w->nconns, 1);
+  if (uv_accept(ls, (uv_stream_t *)&c->tcp) < 0) {
+    conn_destroy(c, false);
+    return;
+  }
+  uv_tcp_nodelay(&c->tcp, 1);
+  int alen = sizeof(c->peer);
+  uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&c->peer, &alen);
+  llhttp_init(&c->parser, HTTP_REQUEST, &req_settings);
+  c->parser.data = c;
+  c->rd_kind = WH_RD_FIRST;
+  c->rd_deadline = c->ep->read_ms ? wh_worker_now(w) + c->ep->read_ms : 0;
+  wh_conn_update_reading(c);
+  if (!c->reading)
+    conn_destroy(c, false);
+}
+
+void wh_conn_check_deadlines(wh_conn *c, uint64_t now) {
+  if (c->dead)
+    return;
+  if (c->rd_deadline && now >= c->rd_deadline) {
+    c->rd_deadline = 0;
+    switch (c->rd_kind) {
+    case WH_RD_HEAD:
+    case WH_RD_BODY:
+      /* HARDENING 10, 26, 27: 408 when nothing was answered yet */
+      fail_and_close(c, 408);
+      return;
+    default:
+      conn_destroy(c, false);
+      return;
+    }
+  }
+  if (c->up_deadline && now >= c->up_deadline) {
+    c->up_deadline = 0;
+    if (c->up_kind == WH_UP_TUNNEL) {
+      conn_destroy(c, false);
+      return;
+    }
+    c->up_kind = WH_UP_NONE;
+    c->retried = true; /* a timeout is not retried */
+    wh_conn_up_failed(c, 504, false);
+    return;
+  }
+  if (c->wr_deadline && now >= c->wr_deadline && !c->tunnel) {
+    c->wr_deadline = 0;
+    if (!c->head_sent)
+      fail_and_close(c, 504);
+    else
+      conn_destroy(c, true);
+  }
+}
+
+void wh_conn_drain(wh_conn *c) {
+  if (c->dead)
+    return;
+  if (c->closing) {
+    uint64_t until = wh_worker_now(c->w) + WH_DRAIN_LINGER_MS;
+    if (c->rd_kind == WH_RD_LINGER && c->rd_deadline > until)
+      c->rd_deadline = until;
+    return;
+  }
+  if (!c->in_msg && !c->tunnel)
+    wh_conn_close(c);
+  else
+    c->close_after = true;
+}
