@@ -188,7 +188,7 @@ static void node_touch(wh_node *n, const char *source, int line) {
 
 static wh_node *child_new(wh_node *parent, wh_node_kind kind, const seg_ref *k, const char *value,
                           const char *source, int line) {
-  char *key = strndup(k->s, k->len);
+  char *key = wh_strndup(k->s, k->len);
   if (!key)
     return NULL;
   wh_node *c = wh_node_new(kind, NULL, value);

@@ -76,8 +76,20 @@ char *wh_strdup(const char *s) {
   return s ? strdup(s) : NULL;
 }
 
+/* strndup semantics without reading past n: spans from parsers are not
+ * NUL-terminated, and ASan's strict_string_checks (on in the test build)
+ * rightly objects to strndup scanning them with strlen. */
 char *wh_strndup(const char *s, size_t n) {
-  return s ? strndup(s, n) : NULL;
+  if (!s)
+    return NULL;
+  const char *nul = memchr(s, '\0', n);
+  size_t len = nul ? (size_t)(nul - s) : n;
+  char *d = malloc(len + 1);
+  if (!d)
+    return NULL;
+  memcpy(d, s, len);
+  d[len] = '\0';
+  return d;
 }
 
 char *wh_asprintf(const char *fmt, ...) {

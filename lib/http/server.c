@@ -410,7 +410,7 @@ static int split_target(const char *target, char **path_out, const char **query_
   }
   size_t plen = strcspn(t, "?");
   *query_out = t[plen] == '?' ? t + plen + 1 : NULL;
-  *path_out = plen ? strndup(t, plen) : strdup("/");
+  *path_out = plen ? wh_strndup(t, plen) : strdup("/");
   return *path_out ? 0 : WH_ENOMEM;
 }
 

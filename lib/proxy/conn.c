@@ -793,7 +793,7 @@ static void dispatch(wh_conn *c, llhttp_t *p) {
     size_t alen = 0;
     while (a + alen < target + tlen && a[alen] != '/' && a[alen] != '?')
       alen++;
-    authority = strndup(a, alen);
+    authority = wh_strndup(a, alen);
     if (!authority || !alen || !host_ok(authority) || strchr(authority, '@')) {
       free(authority);
       send_status(c, 400);
@@ -809,9 +809,9 @@ static void dispatch(wh_conn *c, llhttp_t *p) {
   }
   const char *q = memchr(path, '?', plen);
   size_t rawlen = q ? (size_t)(q - path) : plen;
-  char *query = q ? strndup(q + 1, plen - rawlen - 1) : NULL;
-  char *rawpath = rawlen ? strndup(path, rawlen) : strdup("/");
-  char *ntarget = strndup(target, tlen);
+  char *query = q ? wh_strndup(q + 1, plen - rawlen - 1) : NULL;
+  char *rawpath = rawlen ? wh_strndup(path, rawlen) : strdup("/");
+  char *ntarget = wh_strndup(target, tlen);
   const char *hosthdr = wh_headers_get(&c->hdrs, "Host");
   /* absolute form: routed by its authority, never by Host (HARDENING 7) */
   c->host = authority ? authority : strdup(hosthdr ? hosthdr : "");
