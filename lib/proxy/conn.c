@@ -23,6 +23,8 @@
  * hold the process for the full linger */
 #define WH_DRAIN_LINGER_MS 500
 #define WH_FREELIST_MAX 256
+/* Pipelined bytes buffered while an exchange is in flight. */
+#define WH_TAIL_MAX (64 * 1024)
 
 /* ---- message heads ---- */
 
@@ -354,7 +356,10 @@ void wh_conn_update_reading(wh_conn *c) {
   else if (c->tunnel)
     want = !c->bp_paused && !c->tunnel_eof_down;
   else
-    want = !c->bp_paused && c->tail_len == 0 && !c->req_done && !c->got_eof;
+    /* Keep reading while an exchange is in flight: pipelined bytes wait in
+     * the tail (bounded), and a socket that stays armed costs no epoll_ctl
+     * per request. */
+    want = !c->bp_paused && c->tail_len < WH_TAIL_MAX && !c->got_eof;
   if (want && !c->reading) {
     if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
       c->reading = true;
@@ -362,6 +367,24 @@ void wh_conn_update_reading(wh_conn *c) {
     uv_read_stop((uv_stream_t *)&c->tcp);
     c->reading = false;
   }
+}
+
+/* Bytes that arrive while an exchange is in flight go after the tail. */
+static void append_tail(wh_conn *c, const char *data, size_t len) {
+  if (c->tail_len + len > c->tail_cap) {
+    size_t cap = c->tail_cap ? c->tail_cap : 4096;
+    while (cap < c->tail_len + len)
+      cap *= 2;
+    char *t = realloc(c->tail, cap);
+    if (!t) {
+      conn_destroy(c, false);
+      return;
+    }
+    c->tail = t;
+    c->tail_cap = cap;
+  }
+  memcpy(c->tail + c->tail_len, data, len);
+  c->tail_len += len;
 }
 
 static void save_tail(wh_conn *c, const char *data, size_t len) {
@@ -479,7 +502,7 @@ static void conn_reset_exchange(wh_conn *c) {
   c->set_cookie = NULL;
   c->lb = NULL;
   c->server = NULL;
-  c->in_msg = c->req_done = c->resp_done = c->head_sent = c->local = false;
+  c->in_msg = c->req_done = c->resp_done = c->head_sent = c->local = c->head_pending = false;
   c->is_head = c->req_chunked = c->req_body = c->upgrade_ws = c->upgrade_other = false;
   c->body_sent = c->retried = false;
   c->resp_mode = WH_RESP_NONE;
@@ -652,6 +675,12 @@ static void conn_resume(wh_conn *c) {
     char *t = c->tail;
     c->tail_len = 0;
     conn_feed(c, t, n);
+    if (!c->dead && !c->closing && c->got_eof && !c->in_msg && c->tail_len == 0)
+      wh_conn_close(c);
+    return;
+  }
+  if (c->got_eof && !c->in_msg) {
+    wh_conn_close(c); /* the client half-closed: nothing more will come */
     return;
   }
   wh_conn_update_reading(c);
@@ -670,6 +699,12 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
     return;
   if (nread < 0) {
     c->got_eof = true;
+    if (nread == UV_EOF && !c->tunnel && !c->closing && c->in_msg && c->req_done) {
+      /* A half-close after a complete request: answer it, then close
+       * (conn_resume sees got_eof once the exchange ends). */
+      wh_conn_update_reading(c);
+      return;
+    }
     if (c->tunnel) {
       if (nread == UV_EOF)
         wh_tunnel_on_client_eof(c);
@@ -703,6 +738,12 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
     return; /* draining after the last response */
   if (c->tunnel) {
     wh_tunnel_on_client_data(c, buf->base, (size_t)nread);
+    return;
+  }
+  if ((c->in_msg && c->req_done) || c->tail_len) {
+    /* the parser is paused until the response ends: keep the bytes */
+    append_tail(c, buf->base, (size_t)nread);
+    wh_conn_update_reading(c);
     return;
   }
   conn_feed(c, buf->base, (size_t)nread);
@@ -1366,9 +1407,17 @@ int wh_conn_resp_head(wh_conn *c, wh_upstream *u) {
   c->head_sent = true;
   if (c->lb && c->server)
     wh_lb_report(c->lb, c->server, false);
-  if (write_out(c) < 0)
-    return -1;
+  /* The head goes out with the first body bytes (one write instead of two),
+   * or when the read that carried it has been parsed (wh_conn_flush_head). */
+  c->head_pending = true;
   return no_body ? 1 : 0;
+}
+
+void wh_conn_flush_head(wh_conn *c) {
+  if (!c->head_pending || c->dead)
+    return;
+  c->head_pending = false;
+  write_out(c);
 }
 
 int wh_conn_resp_body(wh_conn *c, const char *at, size_t len) {
@@ -1376,21 +1425,30 @@ int wh_conn_resp_body(wh_conn *c, const char *at, size_t len) {
     return -1;
   if (c->resp_mode == WH_RESP_NONE)
     return 0;
-  if (c->resp_mode == WH_RESP_CHUNKED) {
-    char pre[24];
-    chunk_prefix(pre, sizeof(pre), len);
-    uv_buf_t b[3] = {uv_buf_init(pre, (unsigned)strlen(pre)),
-                     uv_buf_init((char *)at, (unsigned)len), uv_buf_init("\r\n", 2)};
-    return conn_write(c, b, 3);
+  uv_buf_t b[4];
+  unsigned n = 0;
+  if (c->head_pending) {
+    c->head_pending = false;
+    b[n++] = uv_buf_init(c->out.data, (unsigned)c->out.len);
   }
-  uv_buf_t b = uv_buf_init((char *)at, (unsigned)len);
-  return conn_write(c, &b, 1);
+  char pre[24];
+  if (c->resp_mode == WH_RESP_CHUNKED) {
+    chunk_prefix(pre, sizeof(pre), len);
+    b[n++] = uv_buf_init(pre, (unsigned)strlen(pre));
+    b[n++] = uv_buf_init((char *)at, (unsigned)len);
+    b[n++] = uv_buf_init("\r\n", 2);
+  } else {
+    b[n++] = uv_buf_init((char *)at, (unsigned)len);
+  }
+  return conn_write(c, b, n);
 }
 
 void wh_conn_resp_done(wh_conn *c, wh_upstream *u) {
   if (c->resp_mode == WH_RESP_CHUNKED) {
     wh_strbuf *o = &c->out;
-    o->len = 0;
+    if (!c->head_pending)
+      o->len = 0; /* else the terminator follows the head in one write */
+    c->head_pending = false;
     wh_strbuf_puts(o, "0\r\n");
     for (size_t i = 0; i < u->head.n; i++) {
       const wh_hspan *s = &u->head.f[i];
@@ -1403,6 +1461,7 @@ void wh_conn_resp_done(wh_conn *c, wh_upstream *u) {
     if (write_out(c) < 0)
       return;
   }
+  wh_conn_flush_head(c);
   c->resp_done = true;
   c->wr_deadline = 0;
   c->up_kind = WH_UP_NONE;

@@ -103,6 +103,7 @@ typedef struct wh_conn {
   bool in_msg, req_done, resp_done, head_sent, local, close_after;
   bool is_head, req_chunked, req_body, upgrade_ws, upgrade_other;
   bool body_sent, retried;
+  bool head_pending; /* the relayed response head waits in out for its first body bytes */
   int http_minor;
   wh_snapshot *snap; /* reference held for the whole exchange */
   wh_headers hdrs;
@@ -150,6 +151,8 @@ void wh_conn_up_connected(wh_conn *c);
 /* The upstream failed before a response head was relayed: answers status,
  * or retries when allowed. After the head: aborts the client. */
 void wh_conn_up_failed(wh_conn *c, int status, bool before_any_byte);
+/* Writes a response head still waiting for body bytes. */
+void wh_conn_flush_head(wh_conn *c);
 /* Response head ready in the upstream's parser (status >= 100). Returns 0,
  * 1 to tell llhttp the response has no body, or -1 (relay failed). */
 int wh_conn_resp_head(wh_conn *c, struct wh_upstream *u);

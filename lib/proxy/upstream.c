@@ -223,8 +223,10 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
   llhttp_errno_t e = llhttp_execute(&u->parser, buf->base, (size_t)nread);
   if (u->state == WH_US_CLOSED || u->c != c)
     return; /* the exchange was torn down from a callback */
-  if (e == HPE_OK)
+  if (e == HPE_OK) {
+    wh_conn_flush_head(c);
     return;
+  }
   const char *pos = llhttp_get_error_pos(&u->parser);
   size_t rest = pos ? (size_t)(buf->base + nread - pos) : 0;
   if (e == HPE_PAUSED && u->msg_done) {
