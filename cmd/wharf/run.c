@@ -10,6 +10,7 @@
 #include "cmd/wharf/setup.h"
 #include "lib/control/control.h"
 #include "lib/core/log.h"
+#include "lib/http/headers.h"
 #include "lib/proxy/worker.h"
 #include "providers/file/file_provider.h"
 #include "providers/internal/internal.h"
@@ -179,5 +180,6 @@ int wh_cmd_run(int argc, char **argv, char **envp) {
   uv_loop_close(a.loop);
   wh_workers_free(a.workers);
   wh_static_free(a.stat);
+  wh_headers_thread_cleanup();
   return a.exit_code;
 }

@@ -1,5 +1,6 @@
 #include "lib/http/headers.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,13 +12,101 @@ static bool is_ows(char c) {
   return c == ' ' || c == '\t';
 }
 
-static char *dup_n(const char *s, size_t n) {
-  char *p = malloc(n + 1);
-  if (!p)
+/* Arena blocks. Fields are appended and never freed one by one (a removed
+ * field's bytes stay until the list is cleared); cleared blocks go to a small
+ * per-thread cache, so a worker reuses the same few blocks for every request
+ * while idle connections keep none. */
+typedef struct wh_hblock {
+  struct wh_hblock *next;
+  size_t used, cap;
+  char data[];
+} wh_hblock;
+
+#define HBLOCK_SIZE 4096
+#define HBLOCK_CACHE_MAX 64
+
+static _Thread_local wh_hblock *block_cache;
+static _Thread_local size_t block_cache_n;
+
+/* A thread's cached blocks are freed when it exits (a key destructor runs
+ * for threads that set a non-NULL value). */
+static pthread_key_t cache_key;
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+
+static void cache_destroy(void *unused) {
+  (void)unused;
+  while (block_cache) {
+    wh_hblock *next = block_cache->next;
+    free(block_cache);
+    block_cache = next;
+  }
+  block_cache_n = 0;
+}
+
+static void cache_key_init(void) {
+  pthread_key_create(&cache_key, cache_destroy);
+}
+
+/* Frees the calling thread's cache now (the main thread never "exits" for
+ * key destructors; leak checkers would see its blocks). */
+void wh_headers_thread_cleanup(void) {
+  cache_destroy(NULL);
+}
+
+static wh_hblock *block_new(size_t need) {
+  if (need <= HBLOCK_SIZE && block_cache) {
+    wh_hblock *b = block_cache;
+    block_cache = b->next;
+    block_cache_n--;
+    b->next = NULL;
+    b->used = 0;
+    return b;
+  }
+  size_t cap = need > HBLOCK_SIZE ? need : HBLOCK_SIZE;
+  wh_hblock *b = malloc(sizeof(*b) + cap);
+  if (!b)
     return NULL;
+  b->next = NULL;
+  b->used = 0;
+  b->cap = cap;
+  return b;
+}
+
+static void blocks_release(wh_hblock *b) {
+  while (b) {
+    wh_hblock *next = b->next;
+    if (b->cap == HBLOCK_SIZE && block_cache_n < HBLOCK_CACHE_MAX) {
+      if (!block_cache) {
+        pthread_once(&cache_once, cache_key_init);
+        pthread_setspecific(cache_key, (void *)1);
+      }
+      b->next = block_cache;
+      block_cache = b;
+      block_cache_n++;
+    } else {
+      free(b);
+    }
+    b = next;
+  }
+}
+
+static char *dup_n(wh_headers *h, const char *s, size_t n) {
+  wh_hblock *b = h->cur;
+  if (!b || b->cap - b->used < n + 1) {
+    wh_hblock *nb = block_new(n + 1);
+    if (!nb)
+      return NULL;
+    if (b)
+      b->next = nb;
+    else
+      h->first = nb;
+    h->cur = b = nb;
+  }
+  char *p = b->data + b->used;
   if (n)
     memcpy(p, s, n);
   p[n] = '\0';
+  b->used += n + 1;
   return p;
 }
 
@@ -30,13 +119,12 @@ static bool name_eq(const wh_header *f, const char *name, size_t nlen) {
 void wh_headers_init(wh_headers *h) {
   h->v = NULL;
   h->n = h->cap = 0;
+  h->first = h->cur = NULL;
 }
 
 void wh_headers_clear(wh_headers *h) {
-  for (size_t i = 0; i < h->n; i++) {
-    free(h->v[i].name);
-    free(h->v[i].value);
-  }
+  blocks_release(h->first);
+  h->first = h->cur = NULL;
   h->n = 0;
 }
 
@@ -71,13 +159,10 @@ int wh_headers_add(wh_headers *h, const char *name, size_t nlen, const char *val
     vlen--;
   if (reserve_one(h) != WH_OK)
     return WH_ENOMEM;
-  char *n = dup_n(name, nlen);
-  char *v = dup_n(value, vlen);
-  if (!n || !v) {
-    free(n);
-    free(v);
+  char *n = dup_n(h, name, nlen);
+  char *v = n ? dup_n(h, value, vlen) : NULL;
+  if (!n || !v)
     return WH_ENOMEM;
-  }
   h->v[h->n++] = (wh_header){.name = n, .value = v, .name_len = nlen, .value_len = vlen};
   return WH_OK;
 }
@@ -93,8 +178,6 @@ static size_t remove_from(wh_headers *h, size_t from, const char *name, size_t n
   size_t out = from, removed = 0;
   for (size_t i = from; i < h->n; i++) {
     if (name_eq(&h->v[i], name, nlen)) {
-      free(h->v[i].name);
-      free(h->v[i].value);
       removed++;
       continue;
     }
@@ -123,15 +206,10 @@ int wh_headers_set(wh_headers *h, const char *name, const char *value) {
     value++, vlen--;
   while (vlen && is_ows(value[vlen - 1]))
     vlen--;
-  char *n = dup_n(name, nlen);
-  char *v = dup_n(value, vlen);
-  if (!n || !v) {
-    free(n);
-    free(v);
+  char *n = dup_n(h, name, nlen);
+  char *v = n ? dup_n(h, value, vlen) : NULL;
+  if (!n || !v)
     return WH_ENOMEM;
-  }
-  free(h->v[i].name);
-  free(h->v[i].value);
   h->v[i] = (wh_header){.name = n, .value = v, .name_len = nlen, .value_len = vlen};
   remove_from(h, i + 1, name, nlen);
   return WH_OK;

@@ -13,14 +13,22 @@ typedef struct wh_header {
   size_t name_len, value_len;
 } wh_header;
 
+/* Names and values live in arena blocks (see headers.c), not in one malloc
+ * each: a request's header list costs no allocation in the steady state. */
 typedef struct wh_headers {
   wh_header *v;
   size_t n, cap;
+  struct wh_hblock *first, *cur; /* arena blocks; returned to a per-thread cache on clear */
 } wh_headers;
 
 void wh_headers_init(wh_headers *h);
 void wh_headers_free(wh_headers *h);
-void wh_headers_clear(wh_headers *h); /* keeps capacity */
+/* Frees the calling thread's cache of arena blocks (worker threads' caches
+ * are freed when they exit; the main thread calls this before exiting). */
+void wh_headers_thread_cleanup(void);
+/* Empties the list; keeps the field array, hands the arena blocks back to
+ * this thread's cache (so an idle connection holds none). */
+void wh_headers_clear(wh_headers *h);
 /* Appends a copy. Returns 0 or WH_ENOMEM. */
 int wh_headers_add(wh_headers *h, const char *name, size_t nlen, const char *value, size_t vlen);
 int wh_headers_add_cstr(wh_headers *h, const char *name, const char *value);
