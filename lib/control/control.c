@@ -63,6 +63,17 @@ static void log_runtime(const wh_runtime *rt) {
   }
 }
 
+static bool wants_health_checks(const wh_runtime *rt) {
+  const wh_rt_list *l = &rt->elems[WH_KIND_HTTP_SERVICE];
+  for (size_t i = 0; i < l->n; i++) {
+    const wh_http_service *svc = l->v[i]->cfg;
+    if (l->v[i]->status != WH_STATUS_DISABLED && svc && svc->load_balancer &&
+        svc->load_balancer->health_check)
+      return true;
+  }
+  return false;
+}
+
 static void build(wh_control *c) {
   wh_fragment frags[NPROV];
   size_t n = 0;
@@ -89,6 +100,14 @@ static void build(wh_control *c) {
               (unsigned long long)c->generation, routers, disabled);
   /* After the new balancers took their cells and before the old snapshot
    * lets go of its own, so unchanged servers keep their state. */
+  if (!c->checker && c->health && wants_health_checks(rt)) {
+    /* Created on first need: libcurl and its TLS stack cost megabytes of
+     * resident memory that a configuration without health checks never
+     * needs. */
+    c->checker = wh_health_checker_new(c->loop, c->health);
+    if (!c->checker)
+      wh_log_error("active health checks unavailable (libcurl could not start)");
+  }
   if (c->checker && wh_health_checker_update(c->checker, rt, c->stat) != 0)
     wh_log_error("health checks not reconfigured (out of memory); the previous ones keep running");
   wh_snapshot *old = c->current;
@@ -149,11 +168,6 @@ wh_control *wh_control_new(uv_loop_t *loop, const wh_static_config *stat, wh_dyn
   c->frags[0] = internal;
   c->nworkers = worker_count(stat);
   c->health = wh_health_store_new();
-  if (c->health) {
-    c->checker = wh_health_checker_new(loop, c->health);
-    if (!c->checker)
-      wh_log_error("active health checks unavailable (libcurl could not start)");
-  }
   uv_timer_init(loop, &c->timer);
   c->timer.data = c;
   build(c);

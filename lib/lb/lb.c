@@ -222,10 +222,6 @@ wh_lb *wh_lb_new(const char *service, const wh_lb_service *cfg, int nworkers,
       wh_errlist_add(errs, "service %s: invalid server URL \"%s\"", lb->service, sv[i].url);
       goto fail;
     }
-    s->cookie_value = malloc(17);
-    if (!s->cookie_value)
-      goto oom;
-    wh_lb_sticky_value(s->url, s->cookie_value);
   }
   shuffle(lb->servers, lb->n);
   lb->cells = calloc(lb->n ? lb->n : 1, sizeof(*lb->cells));
@@ -249,6 +245,14 @@ wh_lb *wh_lb_new(const char *service, const wh_lb_service *cfg, int nworkers,
     if (wh_lb_wrr_init(&lb->slots[i].w, lb->inv_weight, lb->n) != 0)
       goto oom;
   if (cfg && cfg->sticky && cfg->sticky->cookie) {
+    /* sha256 values only for sticky balancers: hashing pulls in OpenSSL's
+     * digest tables, megabytes a plain balancer does not need resident. */
+    for (size_t i = 0; i < lb->n; i++) {
+      lb->servers[i].cookie_value = malloc(17);
+      if (!lb->servers[i].cookie_value)
+        goto oom;
+      wh_lb_sticky_value(lb->servers[i].url, lb->servers[i].cookie_value);
+    }
     const wh_cookie *c = cfg->sticky->cookie;
     lb->cookie_name = wh_lb_sticky_name(c->name, lb->service);
     lb->cookie = *c;

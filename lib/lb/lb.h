@@ -24,7 +24,7 @@ typedef struct wh_lb_server {
   char *hostport; /* "10.0.0.1:8080" as for a Host header ("[::1]:80") */
   char *path;     /* URL path ("" when none); used only with preservePath */
   int weight;
-  char *cookie_value; /* sticky cookie value: first 16 hex of sha256(url) */
+  char *cookie_value; /* sticky balancers only (else NULL): first 16 hex of sha256(url) */
   atomic_int *up;     /* shared health cell: 1 UP, 0 DOWN (owned by the store) */
 } wh_lb_server;
 
