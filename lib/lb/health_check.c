@@ -1,6 +1,5 @@
 #include "lib/lb/health_check.h"
 
-#include <curl/curl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -8,6 +7,11 @@
 #include "lib/core/log.h"
 #include "lib/core/str.h"
 #include "lib/lb/health_store.h"
+#include "lib/net/curl_dl.h"
+
+/* Set once by wh_health_checker_new, before any other curl call here. */
+static const wh_curl_api *curl_api;
+#define CURLAPI curl_api
 
 /* Probe settings of one target; replaced as a whole on reconfiguration. */
 typedef struct settings {
@@ -54,7 +58,7 @@ struct wh_health_checker {
 static void settings_free(settings *s) {
   free(s->probe_url);
   free(s->method);
-  curl_slist_free_all(s->headers);
+  CURLAPI->slist_free_all(s->headers);
   free(s->fingerprint);
   memset(s, 0, sizeof(*s));
 }
@@ -65,7 +69,7 @@ static void maybe_finish(wh_health_checker *hc) {
     free(hc->t);
     free(hc->pending);
     free(hc);
-    curl_global_cleanup();
+    CURLAPI->global_cleanup();
   }
 }
 
@@ -101,7 +105,7 @@ static void on_poll(uv_poll_t *p, int status, int events) {
       flags |= CURL_CSELECT_OUT;
   }
   int running = 0;
-  curl_multi_socket_action(hc->multi, c->fd, flags, &running);
+  CURLAPI->multi_socket_action(hc->multi, c->fd, flags, &running);
   check_multi_info(hc);
 }
 
@@ -111,7 +115,7 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *
   sock_ctx *c = socketp;
   if (what == CURL_POLL_REMOVE) {
     if (c) {
-      curl_multi_assign(hc->multi, fd, NULL);
+      CURLAPI->multi_assign(hc->multi, fd, NULL);
       sock_close(hc, c);
     }
     return 0;
@@ -129,7 +133,7 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *
     if (hc->socks)
       hc->socks->prev = c;
     hc->socks = c;
-    curl_multi_assign(hc->multi, fd, c);
+    CURLAPI->multi_assign(hc->multi, fd, c);
   }
   int ev = 0;
   if (what & CURL_POLL_IN)
@@ -143,7 +147,7 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *
 static void on_curl_timeout(uv_timer_t *t) {
   wh_health_checker *hc = t->data;
   int running = 0;
-  curl_multi_socket_action(hc->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+  CURLAPI->multi_socket_action(hc->multi, CURL_SOCKET_TIMEOUT, 0, &running);
   check_multi_info(hc);
 }
 
@@ -186,53 +190,53 @@ static void on_probe_timer(uv_timer_t *tm) {
   wh_health_checker *hc = t->hc;
   if (t->easy || hc->closing)
     return;
-  CURL *e = curl_easy_init();
+  CURL *e = CURLAPI->easy_init();
   if (!e) {
     schedule(t);
     return;
   }
   const settings *s = &t->set;
   t->errbuf[0] = '\0';
-  curl_easy_setopt(e, CURLOPT_URL, s->probe_url);
-  curl_easy_setopt(e, CURLOPT_PRIVATE, t);
-  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
-  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
-  curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
-  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
-  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)s->timeout_ms);
-  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, s->follow ? 1L : 0L);
-  curl_easy_setopt(e, CURLOPT_MAXREDIRS, 10L); /* Go's client stops after 10 */
+  CURLAPI->easy_setopt(e, CURLOPT_URL, s->probe_url);
+  CURLAPI->easy_setopt(e, CURLOPT_PRIVATE, t);
+  CURLAPI->easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
+  CURLAPI->easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  CURLAPI->easy_setopt(e, CURLOPT_NOPROXY, "*");
+  CURLAPI->easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+  CURLAPI->easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  CURLAPI->easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  CURLAPI->easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
+  CURLAPI->easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)s->timeout_ms);
+  CURLAPI->easy_setopt(e, CURLOPT_FOLLOWLOCATION, s->follow ? 1L : 0L);
+  CURLAPI->easy_setopt(e, CURLOPT_MAXREDIRS, 10L); /* Go's client stops after 10 */
   if (s->headers)
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, s->headers);
+    CURLAPI->easy_setopt(e, CURLOPT_HTTPHEADER, s->headers);
   if (strcasecmp(s->method, "HEAD") == 0)
-    curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+    CURLAPI->easy_setopt(e, CURLOPT_NOBODY, 1L);
   else if (strcasecmp(s->method, "GET") != 0)
-    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, s->method);
+    CURLAPI->easy_setopt(e, CURLOPT_CUSTOMREQUEST, s->method);
   if (s->insecure) {
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+    CURLAPI->easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+    CURLAPI->easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
   }
   if (s->h2c)
-    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
+    CURLAPI->easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
   t->easy = e;
-  if (curl_multi_add_handle(hc->multi, e) != CURLM_OK) {
+  if (CURLAPI->multi_add_handle(hc->multi, e) != CURLM_OK) {
     t->easy = NULL;
-    curl_easy_cleanup(e);
+    CURLAPI->easy_cleanup(e);
     schedule(t);
   }
 }
 
 static void probe_done(target *t, CURLcode rc) {
   long code = 0;
-  curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &code);
+  CURLAPI->easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &code);
   char reason[CURL_ERROR_SIZE + 64];
   bool up;
   if (rc != CURLE_OK) {
     up = false;
-    snprintf(reason, sizeof(reason), "%s", t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc));
+    snprintf(reason, sizeof(reason), "%s", t->errbuf[0] ? t->errbuf : CURLAPI->easy_strerror(rc));
   } else if (t->set.status) {
     up = code == t->set.status;
     snprintf(reason, sizeof(reason), "received status code %ld (expected %lld)", code,
@@ -247,17 +251,17 @@ static void probe_done(target *t, CURLcode rc) {
 static void check_multi_info(wh_health_checker *hc) {
   CURLMsg *m;
   int left;
-  while ((m = curl_multi_info_read(hc->multi, &left))) {
+  while ((m = CURLAPI->multi_info_read(hc->multi, &left))) {
     if (m->msg != CURLMSG_DONE)
       continue;
     CURL *e = m->easy_handle;
     CURLcode rc = m->data.result;
     target *t = NULL;
-    curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&t);
+    CURLAPI->easy_getinfo(e, CURLINFO_PRIVATE, (char **)&t);
     if (t)
       probe_done(t, rc);
-    curl_multi_remove_handle(hc->multi, e);
-    curl_easy_cleanup(e);
+    CURLAPI->multi_remove_handle(hc->multi, e);
+    CURLAPI->easy_cleanup(e);
     if (t) {
       t->easy = NULL;
       if (!hc->closing)
@@ -282,8 +286,8 @@ static void on_target_closed(uv_handle_t *h) {
 static void target_drop(target *t) {
   wh_health_checker *hc = t->hc;
   if (t->easy) {
-    curl_multi_remove_handle(hc->multi, t->easy);
-    curl_easy_cleanup(t->easy);
+    CURLAPI->multi_remove_handle(hc->multi, t->easy);
+    CURLAPI->easy_cleanup(t->easy);
     t->easy = NULL;
   }
   wh_health_store_release(hc->store, t->cell);
@@ -340,7 +344,7 @@ static int make_settings(settings *out, const wh_health_check *h, const wh_lb_se
     if (strcasecmp(h->headers.keys[i], "Host") == 0)
       continue; /* as in Go, only healthCheck.hostname sets Host */
     char *line = wh_asprintf("%s: %s", h->headers.keys[i], h->headers.vals[i]);
-    struct curl_slist *l = line ? curl_slist_append(out->headers, line) : NULL;
+    struct curl_slist *l = line ? CURLAPI->slist_append(out->headers, line) : NULL;
     free(line);
     if (!l)
       return WH_ENOMEM;
@@ -348,7 +352,7 @@ static int make_settings(settings *out, const wh_health_check *h, const wh_lb_se
   }
   if (h->hostname && *h->hostname) {
     char *line = wh_asprintf("Host: %s", h->hostname);
-    struct curl_slist *l = line ? curl_slist_append(out->headers, line) : NULL;
+    struct curl_slist *l = line ? CURLAPI->slist_append(out->headers, line) : NULL;
     free(line);
     if (!l)
       return WH_ENOMEM;
@@ -378,12 +382,13 @@ static int make_settings(settings *out, const wh_health_check *h, const wh_lb_se
 }
 
 wh_health_checker *wh_health_checker_new(uv_loop_t *loop, wh_health_store *store) {
-  if (!store || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+  if (!store || !(curl_api = wh_curl_load()) ||
+      CURLAPI->global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
     return NULL;
   wh_health_checker *hc = calloc(1, sizeof(*hc));
-  if (!hc || !(hc->multi = curl_multi_init())) {
+  if (!hc || !(hc->multi = CURLAPI->multi_init())) {
     free(hc);
-    curl_global_cleanup();
+    CURLAPI->global_cleanup();
     return NULL;
   }
   hc->loop = loop;
@@ -391,10 +396,10 @@ wh_health_checker *wh_health_checker_new(uv_loop_t *loop, wh_health_store *store
   uv_timer_init(loop, &hc->timeout);
   hc->timeout.data = hc;
   hc->open_handles = 1;
-  curl_multi_setopt(hc->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
-  curl_multi_setopt(hc->multi, CURLMOPT_SOCKETDATA, hc);
-  curl_multi_setopt(hc->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
-  curl_multi_setopt(hc->multi, CURLMOPT_TIMERDATA, hc);
+  CURLAPI->multi_setopt(hc->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+  CURLAPI->multi_setopt(hc->multi, CURLMOPT_SOCKETDATA, hc);
+  CURLAPI->multi_setopt(hc->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
+  CURLAPI->multi_setopt(hc->multi, CURLMOPT_TIMERDATA, hc);
   return hc;
 }
 
@@ -565,7 +570,7 @@ void wh_health_checker_close(wh_health_checker *hc) {
   for (size_t i = 0; i < hc->n; i++)
     target_drop(hc->t[i]);
   hc->n = 0;
-  curl_multi_cleanup(hc->multi);
+  CURLAPI->multi_cleanup(hc->multi);
   hc->multi = NULL;
   /* Sockets libcurl did not report removed before its cleanup. */
   while (hc->socks)
