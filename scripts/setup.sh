@@ -10,7 +10,7 @@ set -euo pipefail
 bench=()
 if [ "${1:-}" = --bench ]; then
   shift
-  bench=(nginx-light haproxy h2o caddy wrk)
+  bench=(nginx-light haproxy h2o caddy)
 fi
 
 packages=(
@@ -18,7 +18,7 @@ packages=(
   libuv1-dev node-llhttp libssl-dev libcurl4-openssl-dev libcjson-dev libyaml-dev
   libcmocka-dev libpcre2-dev
   python3 python3-pytest python3-yaml python3-requests
-  curl openssl
+  curl openssl wrk
   "${bench[@]}"
   "$@"
 )

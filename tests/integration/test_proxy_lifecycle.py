@@ -208,3 +208,38 @@ def test_configuration_change_every_200ms_under_load(wharf, backends):
         r = w.http.get(w.url("/", "web"), headers={"Host": f"extra{last}.example"}, timeout=5)
         assert r.status_code == 200 and r.headers["X-Backend"] == "origin"
     assert w.running()
+
+
+def test_sigterm_under_wrk_load_zero_failed_requests(wharf, backends):
+    """The same drain seen by wrk (the load generator the issue names): wrk runs 3 s with 16
+    keep-alive connections, SIGTERM arrives after 1 s, and requestAcceptGraceTimeout (4 s)
+    outlasts the load, as it would behind a balancer that watches /ping. wrk must see no socket
+    error and no non-2xx answer, and wharf must exit 0."""
+    import re
+    import shutil
+    import subprocess
+
+    from conftest import require_service
+
+    require_service("wrk", shutil.which("wrk") is not None, "apt-get install wrk")
+    b = backends.http("origin")
+    life = {"transport": {"lifeCycle": {"requestAcceptGraceTimeout": "4s",
+                                        "graceTimeOut": "5s"}}}
+    static = {"ping": {}, "entryPoints": {"web": life, "traefik": dict(life)}}
+    dynamic = {"http": {"routers": {"app": {"rule": "PathPrefix(`/`)", "service": "app",
+                                            "entryPoints": ["web"]}},
+                        "services": {"app": lb_service(b.url)}}}
+    w = wharf.start(static, dynamic=dynamic)
+    assert wait_routed(w, "app.example") == 200
+    wrk = subprocess.Popen(
+        ["wrk", "-t1", "-c16", "-d3s", f"http://127.0.0.1:{w.ports['web']}/"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    time.sleep(1.0)
+    w.proc.send_signal(signal.SIGTERM)
+    out, _ = wrk.communicate(timeout=20)
+    assert wrk.returncode == 0, out
+    done = int(re.search(r"(\d+) requests in", out).group(1))
+    assert done > 100, out
+    assert "Socket errors" not in out, out
+    assert "Non-2xx" not in out, out
+    assert w.proc.wait(timeout=15) == 0
