@@ -5,5 +5,6 @@
  * subcommand names. */
 int wh_cmd_run(int argc, char **argv, char **envp);
 int wh_cmd_check(int argc, char **argv, char **envp);
+int wh_cmd_healthcheck(int argc, char **argv, char **envp);
 
 #endif

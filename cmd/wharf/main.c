@@ -10,6 +10,7 @@
 static void usage(FILE *f) {
   fprintf(f, "usage: wharf [run] [--configFile=FILE | --flag=value ...]\n"
              "       wharf check [--configFile=FILE | --flag=value ...]\n"
+             "       wharf healthcheck [same configuration]  (exit 0 when /ping answers 200)\n"
              "       wharf version\n"
              "Static configuration is read as Traefik reads it: a YAML file (--configFile or\n"
              "the default paths), else --flags, else TRAEFIK_* / WHARF_* environment variables.\n");
@@ -28,6 +29,8 @@ int main(int argc, char **argv, char **envp) {
     return wh_cmd_run(rest_c, rest_v, envp);
   if (strcmp(cmd, "check") == 0)
     return wh_cmd_check(rest_c, rest_v, envp);
+  if (strcmp(cmd, "healthcheck") == 0)
+    return wh_cmd_healthcheck(rest_c, rest_v, envp);
   if (strcmp(cmd, "version") == 0) {
     printf("wharf %s (libuv %s)\n", WH_VERSION, uv_version_string());
     return 0;
