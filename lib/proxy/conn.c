@@ -257,7 +257,99 @@ static void on_conn_closed(uv_handle_t *h) {
   free(c);
 }
 
+/* ---- per-request buffers ---- */
+
+/* The buffers a connection uses only while an exchange is in flight. They
+ * go back to the worker when the exchange ends (an idle keep-alive
+ * connection then costs its struct alone, HARDENING 26 and the 2 KiB per idle
+ * connection goal) and the next request on any connection takes a set back,
+ * so the steady state allocates nothing. */
+typedef struct wh_conn_bufs {
+  char *head_buf;
+  size_t head_cap;
+  wh_hspan *head_f;
+  size_t head_fcap;
+  wh_header *hdrs_v;
+  size_t hdrs_cap;
+  wh_strbuf up_head, out;
+  char **hn, **hv;
+  size_t hcap;
+} wh_conn_bufs;
+
+#define WH_SPARE_MAX 256
+
+static void bufs_free(wh_conn_bufs *b) {
+  free(b->head_buf);
+  free(b->head_f);
+  free(b->hdrs_v);
+  wh_strbuf_free(&b->up_head);
+  wh_strbuf_free(&b->out);
+  free(b->hn);
+  free(b->hv);
+}
+
+static void conn_release_bufs(wh_conn *c) {
+  wh_worker *w = c->w;
+  if (!c->head.buf && !c->head.f && !c->hdrs.v && !c->up_head.data && !c->out.data && !c->hn)
+    return;
+  wh_conn_bufs b = {
+      .head_buf = c->head.buf,
+      .head_cap = c->head.cap,
+      .head_f = c->head.f,
+      .head_fcap = c->head.fcap,
+      .hdrs_v = c->hdrs.v,
+      .hdrs_cap = c->hdrs.cap,
+      .up_head = c->up_head,
+      .out = c->out,
+      .hn = c->hn,
+      .hv = c->hv,
+      .hcap = c->hcap,
+  };
+  c->head.buf = NULL;
+  c->head.cap = c->head.len = 0;
+  c->head.f = NULL;
+  c->head.fcap = c->head.n = 0;
+  c->hdrs.v = NULL;
+  c->hdrs.cap = c->hdrs.n = 0;
+  memset(&c->up_head, 0, sizeof(c->up_head));
+  memset(&c->out, 0, sizeof(c->out));
+  c->hn = c->hv = NULL;
+  c->hcap = 0;
+  if (!w->spare)
+    w->spare = calloc(WH_SPARE_MAX, sizeof(*w->spare));
+  if (w->spare && w->nspare < WH_SPARE_MAX)
+    w->spare[w->nspare++] = b;
+  else
+    bufs_free(&b);
+}
+
+static void conn_acquire_bufs(wh_conn *c) {
+  wh_worker *w = c->w;
+  if (c->head.buf || c->head.f || c->hdrs.v || c->up_head.data || c->out.data || c->hn ||
+      w->nspare == 0)
+    return;
+  wh_conn_bufs b = w->spare[--w->nspare];
+  c->head.buf = b.head_buf;
+  c->head.cap = b.head_cap;
+  c->head.f = b.head_f;
+  c->head.fcap = b.head_fcap;
+  c->hdrs.v = b.hdrs_v;
+  c->hdrs.cap = b.hdrs_cap;
+  c->up_head = b.up_head;
+  c->up_head.len = 0;
+  c->out = b.out;
+  c->out.len = 0;
+  c->hn = b.hn;
+  c->hv = b.hv;
+  c->hcap = b.hcap;
+}
+
 void wh_conn_free_list(wh_worker *w) {
+  for (size_t i = 0; i < w->nspare; i++)
+    bufs_free(&w->spare[i]);
+  free(w->spare);
+  w->spare = NULL;
+  w->nspare = 0;
   while (w->free_conns) {
     wh_conn *c = w->free_conns;
     w->free_conns = c->next;
@@ -527,6 +619,7 @@ static void exchange_end(wh_conn *c) {
     return;
   }
   c->close_after = false;
+  conn_release_bufs(c);
   c->rd_kind = WH_RD_IDLE;
   c->rd_deadline = c->ep->idle_ms ? wh_worker_now(c->w) + c->ep->idle_ms : 0;
   parser_resume(c);
@@ -757,6 +850,7 @@ static wh_conn *conn_of(llhttp_t *p) {
 
 static int cb_message_begin(llhttp_t *p) {
   wh_conn *c = conn_of(p);
+  conn_acquire_bufs(c);
   wh_head_reset(&c->head);
   c->in_msg = true;
   c->rd_kind = WH_RD_HEAD;

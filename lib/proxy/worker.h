@@ -97,6 +97,10 @@ typedef struct wh_worker {
   atomic_size_t nconns;  /* read by the control thread while draining */
   struct wh_conn *free_conns;
   size_t nfree;
+  /* Per-request buffers of connections between requests (conn.c): an idle
+   * keep-alive connection holds none, the next request takes a set back. */
+  struct wh_conn_bufs *spare;
+  size_t nspare;
   size_t nupstreams;
   wh_pool pool;
   bool accept_stopped;
