@@ -12,6 +12,7 @@
 #include "lib/core/log.h"
 #include "lib/http/headers.h"
 #include "lib/proxy/worker.h"
+#include "providers/docker/docker_provider.h"
 #include "providers/file/file_provider.h"
 #include "providers/internal/internal.h"
 
@@ -22,6 +23,7 @@ typedef struct app {
   wh_workers *workers;
   bool draining;
   wh_provider *file;
+  wh_provider *docker;
   uv_signal_t sig_int, sig_term, sig_hup, sig_usr1;
   int exit_code;
 } app;
@@ -45,6 +47,10 @@ static void shutdown_app(app *a) {
   if (a->file) {
     wh_provider_file.stop(a->file);
     a->file = NULL;
+  }
+  if (a->docker) {
+    wh_provider_docker.stop(a->docker);
+    a->docker = NULL;
   }
   if (a->control) {
     wh_control_close(a->control);
@@ -163,8 +169,13 @@ int wh_cmd_run(int argc, char **argv, char **envp) {
     for (size_t i = 0; i < errs.n; i++)
       wh_log_error("provider file: %s", errs.items[i]);
   }
-  if (p && p->docker)
-    wh_log_warn("providers.docker is configured, but this build has no Docker provider yet");
+  if (p && p->docker) {
+    wh_errlist_free(&errs);
+    wh_errlist_init(&errs);
+    a.docker = wh_provider_docker.start(a.loop, a.stat, wh_control_emit, a.control, &errs);
+    for (size_t i = 0; i < errs.n; i++)
+      wh_log_error("provider docker: %s", errs.items[i]);
+  }
   if (p && p->swarm)
     wh_log_warn("providers.swarm is configured, but this build has no Swarm provider yet");
   wh_control_flush(a.control);

@@ -13,26 +13,26 @@
 struct cJSON;
 
 typedef struct wh_docker_port {
-  int port;            /* container port, e.g. 80 */
-  char *proto;         /* "tcp" / "udp" */
-  char *host_ip;       /* first binding's HostIp, NULL when not published */
-  char *host_port;     /* first binding's HostPort, NULL when not published */
+  int port;        /* container port, e.g. 80 */
+  char *proto;     /* "tcp" / "udp" */
+  char *host_ip;   /* first binding's HostIp, NULL when not published */
+  char *host_port; /* first binding's HostPort, NULL when not published */
 } wh_docker_port;
 
 typedef struct wh_docker_network {
   char *name;
-  char *ip;            /* IPAddress, "" when none */
-  char *ip6;           /* GlobalIPv6Address, "" when none */
+  char *ip;  /* IPAddress, "" when none */
+  char *ip6; /* GlobalIPv6Address, "" when none */
 } wh_docker_network;
 
 /* One container, parsed from GET /containers/{id}/json. Owned; free with
  * wh_docker_container_free. */
 typedef struct wh_docker_container {
   char *id;
-  char *name;          /* without the leading '/' */
-  char *status;        /* State.Status: running, exited, ... */
-  char *health;        /* State.Health.Status, NULL without a HEALTHCHECK */
-  char *network_mode;  /* HostConfig.NetworkMode */
+  char *name;                        /* without the leading '/' */
+  char *status;                      /* State.Status: running, exited, ... */
+  char *health;                      /* State.Health.Status, NULL without a HEALTHCHECK */
+  char *network_mode;                /* HostConfig.NetworkMode */
   char **label_keys, **label_values; /* Config.Labels, sorted by key */
   size_t nlabels;
   wh_docker_port *ports; /* NetworkSettings.Ports, sorted by port number */
@@ -61,12 +61,12 @@ typedef struct wh_docker_opts {
 /* What happened to one container, for the log now and the diagnose API
  * later (issue 7). */
 typedef struct wh_docker_report {
-  char *container;     /* name */
+  char *container; /* name */
   char *id;
-  bool skipped;        /* produced no configuration */
-  char *reason;        /* why skipped, NULL otherwise */
-  wh_errlist errors;   /* label errors (also attached to the elements) */
-  wh_errlist warnings; /* e.g. ambiguous network choice */
+  bool skipped;            /* produced no configuration */
+  char *reason;            /* why skipped, NULL otherwise */
+  wh_errlist errors;       /* label errors (also attached to the elements) */
+  wh_errlist warnings;     /* e.g. ambiguous network choice */
   char *network, *address; /* chosen network and ip:port, when routed */
 } wh_docker_report;
 
@@ -80,7 +80,7 @@ void wh_docker_reports_free(wh_docker_reports *r);
 /* Builds the "docker" fragment from every known container (any order; the
  * result is deterministic). Never NULL except on OOM. reports (may be NULL)
  * receives one entry per container. */
-wh_dyn_config *wh_docker_build(const wh_docker_opts *opts, wh_docker_container *const *cs,
-                               size_t n, wh_docker_reports *reports);
+wh_dyn_config *wh_docker_build(const wh_docker_opts *opts, wh_docker_container *const *cs, size_t n,
+                               wh_docker_reports *reports);
 
 #endif
