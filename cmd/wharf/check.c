@@ -10,6 +10,8 @@
 #include "cmd/wharf/setup.h"
 #include "lib/config/runtime.h"
 #include "lib/core/log.h"
+#include "providers/docker/compose.h"
+#include "providers/docker/docker_config.h"
 #include "providers/file/file_provider.h"
 #include "providers/internal/internal.h"
 
@@ -34,9 +36,71 @@ static const char *const kind_names[WH_KIND_COUNT] = {
     "router",      "service",        "middleware",           "serversTransport", "TCP router",
     "TCP service", "TCP middleware", "TCP serversTransport", "UDP router",       "UDP service"};
 
+/* `--compose FILE` / `--compose=FILE` is check's own option: taken out of
+ * argv before the static configuration sees the flags. */
+static const char *take_compose(int *argc, char **argv) {
+  const char *file = NULL;
+  int out = 0;
+  for (int i = 0; i < *argc; i++) {
+    if (strcmp(argv[i], "--compose") == 0 && i + 1 < *argc) {
+      file = argv[++i];
+      continue;
+    }
+    if (strncmp(argv[i], "--compose=", 10) == 0) {
+      file = argv[i] + 10;
+      continue;
+    }
+    argv[out++] = argv[i];
+  }
+  *argc = out;
+  return file;
+}
+
+/* The docker fragment a compose file's labels would produce; label problems
+ * are printed and counted. */
+static wh_dyn_config *compose_fragment(const char *file, const wh_static_config *stat,
+                                       int *problems) {
+  wh_errlist errs;
+  wh_errlist_init(&errs);
+  wh_docker_container **cs = NULL;
+  size_t n = 0;
+  wh_dyn_config *cfg = NULL;
+  if (wh_docker_compose_load(file, &cs, &n, &errs) == 0) {
+    wh_docker_opts opts = {.cfg = stat->providers ? stat->providers->docker : NULL};
+    wh_docker_reports reps = {0};
+    cfg = wh_docker_build(&opts, cs, n, &reps);
+    for (size_t i = 0; i < reps.n; i++) {
+      const wh_docker_report *r = &reps.v[i];
+      if (r->skipped && r->reason) {
+        printf("error: container \"%s\": skipped: %s\n", r->container, r->reason);
+        (*problems)++;
+      }
+      for (size_t e = 0; e < r->errors.n; e++) {
+        /* element errors are printed with their element below */
+        if (!strstr(r->errors.items[e], "http.") && !strstr(r->errors.items[e], "tcp.") &&
+            !strstr(r->errors.items[e], "udp.")) {
+          printf("error: container \"%s\": %s\n", r->container, r->errors.items[e]);
+          (*problems)++;
+        }
+      }
+      for (size_t e = 0; e < r->warnings.n; e++)
+        printf("warning: container \"%s\": %s\n", r->container, r->warnings.items[e]);
+    }
+    wh_docker_reports_free(&reps);
+  }
+  for (size_t i = 0; i < errs.n; i++, (*problems)++)
+    printf("compose: %s\n", errs.items[i]);
+  for (size_t i = 0; i < n; i++)
+    wh_docker_container_free(cs[i]);
+  free(cs);
+  wh_errlist_free(&errs);
+  return cfg;
+}
+
 int wh_cmd_check(int argc, char **argv, char **envp) {
   /* Only errors from the loaders reach the log; check prints its own report. */
   wh_log_configure(WH_LOG_FATAL, WH_LOG_FORMAT_COMMON, NULL);
+  const char *compose = take_compose(&argc, argv);
   wh_static_config *stat = wh_setup_static(argc, argv, envp, stdout);
   if (!stat) {
     printf("configuration invalid: the static configuration has errors\n");
@@ -76,12 +140,15 @@ int wh_cmd_check(int argc, char **argv, char **envp) {
       printf("provider file: %s\n", cap.errs.items[i]);
   }
 
-  wh_fragment frags[2];
+  wh_dyn_config *docker = compose ? compose_fragment(compose, stat, &problems) : NULL;
+  wh_fragment frags[3];
   size_t n = 0;
   if (internal)
     frags[n++] = (wh_fragment){"internal", internal};
   if (cap.cfg)
     frags[n++] = (wh_fragment){"file", cap.cfg};
+  if (docker)
+    frags[n++] = (wh_fragment){"docker", docker};
   wh_runtime *rt = wh_runtime_build(stat, frags, n);
   size_t disabled = 0, warnings = 0, total = 0;
   for (int k = 0; rt && k < WH_KIND_COUNT; k++) {
@@ -100,6 +167,7 @@ int wh_cmd_check(int argc, char **argv, char **envp) {
   }
   wh_runtime_free(rt);
   wh_dyn_config_free(cap.cfg);
+  wh_dyn_config_free(docker);
   wh_errlist_free(&cap.errs);
   wh_dyn_config_free(internal);
   wh_static_free(stat);

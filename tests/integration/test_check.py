@@ -88,3 +88,57 @@ def test_static_flags_unknown_key(wharf_bin):
     )
     assert p.returncode == 1
     assert "insecur" in p.stdout and 'did you mean "insecure"' in p.stdout, p.stdout
+
+
+COMPOSE = """
+version: "3"
+services:
+  web:
+    image: busybox
+    labels:
+      - traefik.enable=true
+      - traefik.http.routers.web.rule=Host(`shop.example`)
+      - traefik.http.services.web.loadbalancer.server.port=8000
+  api:
+    image: busybox
+    expose: ["9000"]
+    labels:
+      traefik.http.routers.api.rul: "Host(`api.example`)"
+  admin:
+    image: busybox
+    labels:
+      traefik.enable: "maybe"
+  front:
+    image: busybox
+    ports: ["8081:80"]
+"""
+
+
+def test_compose_label_errors_reported_before_deploying(wharf_bin, tmp_path):
+    proj = tmp_path / "My_Shop"
+    proj.mkdir()
+    (proj / "docker-compose.yml").write_text(COMPOSE)
+    conf = tmp_path / "traefik.yml"
+    conf.write_text(yaml.safe_dump(STATIC))
+    p = subprocess.run([str(wharf_bin), "check", f"--configFile={conf}", "--compose",
+                        str(proj / "docker-compose.yml")], capture_output=True, text=True,
+                       timeout=30)
+    out = p.stdout + p.stderr
+    assert p.returncode == 1, out
+    assert 'router "api@docker": rul: unknown key (did you mean "rule"?)' in out
+    assert 'container "myshop_admin_1": skipped: label traefik.enable: invalid boolean' in out
+    assert '"web@docker"' not in out  # valid: no error for it
+    # compose naming: the unlabelled `front` service gets Host(`front-myshop`) and is valid
+    assert '"front' not in out
+
+
+def test_compose_valid_exits_0(wharf_bin, tmp_path):
+    (tmp_path / "docker-compose.yml").write_text(
+        "services:\n  web:\n    image: busybox\n    expose: ['80']\n"
+        "    labels: {traefik.http.routers.w.rule: 'Host(`w.example`)'}\n")
+    conf = tmp_path / "traefik.yml"
+    conf.write_text(yaml.safe_dump(STATIC))
+    p = subprocess.run([str(wharf_bin), "check", f"--configFile={conf}",
+                        f"--compose={tmp_path / 'docker-compose.yml'}"],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, p.stdout + p.stderr
