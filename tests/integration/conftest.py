@@ -334,3 +334,43 @@ def backends():
 def module_backends():
     """Like `backends`, shared by the tests of one module."""
     yield from _backend_set()
+
+
+# ---- a private Docker engine (tests/integration/dockerd.py) --------------------------------
+
+
+@pytest.fixture(scope="session")
+def dockerd():
+    """A private dockerd for the session (docs/TESTING.md), with the busybox image imported:
+    `.socket`, `.docker_host`, `.endpoint` (for `providers.docker.endpoint`), `.run(name,
+    labels=, network=, cmd=, health=)`, `.network(name)`, `.inspect(name)`, `.stop(name)`,
+    `.remove(name)`, `.restart_engine()`. Everything it made is removed at session end, then
+    dockerd is stopped. A missing or broken engine skips locally and fails with CI=true."""
+    from dockerd import DockerEngine, DockerError, dockerd_available
+
+    require_service("dockerd", dockerd_available,
+                    "needs root and the docker.io and busybox-static packages")
+    engine = DockerEngine()
+    try:
+        engine.start_engine()
+        engine.import_busybox()
+    except (DockerError, OSError, subprocess.SubprocessError) as e:
+        engine.close()
+        require_service("dockerd", False, f"the private engine did not start: {e}")
+    except BaseException:
+        engine.close()
+        raise
+    yield engine
+    engine.close()
+
+
+@pytest.fixture
+def docker(dockerd):
+    """The session's engine, for one test: containers, networks and compose projects made
+    through it are removed when the test ends (`docker.run(...)`, `docker.network(...)`,
+    `docker.compose(project, file, "up", "-d")`); everything else is the engine's."""
+    from dockerd import Scope
+
+    scope = Scope(dockerd)
+    yield scope
+    scope.close()
