@@ -15,6 +15,7 @@
 #include "providers/docker/docker_provider.h"
 #include "providers/file/file_provider.h"
 #include "providers/internal/internal.h"
+#include "providers/swarm/swarm_provider.h"
 
 typedef struct app {
   uv_loop_t *loop;
@@ -24,6 +25,7 @@ typedef struct app {
   bool draining;
   wh_provider *file;
   wh_provider *docker;
+  wh_provider *swarm;
   uv_signal_t sig_int, sig_term, sig_hup, sig_usr1;
   int exit_code;
 } app;
@@ -51,6 +53,10 @@ static void shutdown_app(app *a) {
   if (a->docker) {
     wh_provider_docker.stop(a->docker);
     a->docker = NULL;
+  }
+  if (a->swarm) {
+    wh_provider_swarm.stop(a->swarm);
+    a->swarm = NULL;
   }
   if (a->control) {
     wh_control_close(a->control);
@@ -176,8 +182,13 @@ int wh_cmd_run(int argc, char **argv, char **envp) {
     for (size_t i = 0; i < errs.n; i++)
       wh_log_error("provider docker: %s", errs.items[i]);
   }
-  if (p && p->swarm)
-    wh_log_warn("providers.swarm is configured, but this build has no Swarm provider yet");
+  if (p && p->swarm) {
+    wh_errlist_free(&errs);
+    wh_errlist_init(&errs);
+    a.swarm = wh_provider_swarm.start(a.loop, a.stat, wh_control_emit, a.control, &errs);
+    for (size_t i = 0; i < errs.n; i++)
+      wh_log_error("provider swarm: %s", errs.items[i]);
+  }
   wh_control_flush(a.control);
   if (start_workers(&a) != 0) {
     a.exit_code = 1;

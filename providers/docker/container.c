@@ -28,6 +28,7 @@ void wh_docker_container_free(wh_docker_container *c) {
   free(c->status);
   free(c->health);
   free(c->network_mode);
+  free(c->service_name);
   for (size_t i = 0; i < c->nlabels; i++) {
     free(c->label_keys[i]);
     free(c->label_values[i]);

@@ -41,6 +41,8 @@ typedef struct wh_docker_container {
   size_t nnetworks;
   /* for swarm tasks / services, later: */
   char *node_ip;
+  char *service_name; /* Swarm: the service's name, the base of the service name instead of name;
+                         NULL for containers */
 } wh_docker_container;
 
 /* NULL with a message in errs when the payload is not a container. Caps:

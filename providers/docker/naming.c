@@ -114,7 +114,7 @@ char *wh_docker_service_name(const wh_docker_container *c) {
     free(base);
     return out;
   }
-  return wh_docker_normalize(c->name);
+  return wh_docker_normalize(c->service_name ? c->service_name : c->name);
 }
 
 /* ---------------------------------------------------------------------------
