@@ -3,13 +3,14 @@
 # DOCKER_HOST (or the default socket) points at.
 # Where debian:bookworm-slim cannot be pulled (no registry reachable), the base image is made
 # locally with debootstrap from the Debian mirror this machine's apt sources already use, and
-# the tarball is cached in ${XDG_CACHE_HOME:-~/.cache}/wharf/ for the next run.
+# the tarball is cached for the next run in $WHARF_IMAGE_CACHE (default
+# ${XDG_CACHE_HOME:-~/.cache}/wharf/; the integration tests use /var/cache/wharf-test/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 tag=${1:-wharf:latest}
 base=debian:bookworm-slim
-cache=${XDG_CACHE_HOME:-$HOME/.cache}/wharf
+cache=${WHARF_IMAGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/wharf}
 tarball=$cache/debian-bookworm-minbase.tar
 
 command -v docker >/dev/null 2>&1 || { echo "build-image: no docker CLI (package docker.io)" >&2; exit 1; }
@@ -40,6 +41,9 @@ if ! docker image inspect "$base" >/dev/null 2>&1 && ! docker pull "$base" >/dev
     [ -n "$mirror" ] || { echo "build-image: no Debian mirror in the apt sources" >&2; exit 1; }
     root=$(mktemp -d)
     trap 'rm -rf "$root"' EXIT
+    # mktemp makes the directory 0700, and it becomes the image's /: the non-root user of the
+    # final stage could not even reach its own binary.
+    chmod 0755 "$root"
     echo "build-image: making $base with debootstrap from $mirror" >&2
     debootstrap --variant=minbase bookworm "$root" "$mirror"
     mkdir -p "$cache"

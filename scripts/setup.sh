@@ -19,7 +19,7 @@ packages=(
   libcmocka-dev libpcre2-dev
   python3 python3-pytest python3-yaml python3-requests
   curl openssl wrk
-  docker.io busybox-static docker-compose
+  docker.io busybox-static docker-compose debootstrap
   "${bench[@]}"
   "$@"
 )
