@@ -336,8 +336,11 @@ static void fail(wh_provider *p, const char *what, const char *why) {
   uint64_t delay = p->backoff_ms;
   const char *ep =
       p->cfg->endpoint && *p->cfg->endpoint ? p->cfg->endpoint : "unix:///var/run/docker.sock";
-  wh_log_warn("docker provider: %s (%s): %s; the last configuration stays, retrying in %llu ms",
-              what, ep, why, (unsigned long long)delay);
+  /* One stable wording whichever request noticed it first, so operators
+   * (and log alerts) can rely on it. */
+  wh_log_warn("docker provider: connection to the engine lost or unusable (%s): %s: %s; the last "
+              "configuration stays, retrying in %llu ms",
+              ep, what, why, (unsigned long long)delay);
 
   p->backoff_ms =
       p->backoff_ms * 2 > WH_DOCKER_BACKOFF_MAX_MS ? WH_DOCKER_BACKOFF_MAX_MS : p->backoff_ms * 2;
