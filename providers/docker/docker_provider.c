@@ -666,24 +666,13 @@ static wh_provider *docker_start(uv_loop_t *loop, const wh_static_config *stat,
     wh_errlist_add(errs, "out of memory");
     return NULL;
   }
-  int64_t timeout_ms = cfg->http_client_timeout > 0 ? cfg->http_client_timeout / WH_MS
-                                                    : WH_DOCKER_DEFAULT_TIMEOUT_MS;
-  wh_engine_opts eo = {.endpoint = cfg->endpoint,
-                       .tls = cfg->tls,
-                       .username = cfg->username,
-                       .password = cfg->password,
-                       .timeout_ms = timeout_ms > 0 ? timeout_ms : 1,
-                       .user_agent = "wharf/" WH_VERSION};
-  wh_errlist eerrs;
-  wh_errlist_init(&eerrs);
-  p->engine = wh_engine_new(loop, &eo, &eerrs);
+  p->engine = wh_engine_for_provider(loop, cfg->endpoint, cfg->tls, cfg->username, cfg->password,
+                                     cfg->http_client_timeout, WH_DOCKER_DEFAULT_TIMEOUT_MS,
+                                     "providers.docker: ", errs);
   if (!p->engine) {
-    wh_errlist_extend(errs, &eerrs, "providers.docker: ");
-    wh_errlist_free(&eerrs);
     free(p);
     return NULL;
   }
-  wh_errlist_free(&eerrs);
   p->loop = loop;
   p->cfg = cfg;
   p->emit = emit;

@@ -617,3 +617,23 @@ cJSON *wh_engine_parse_json(const char *s, size_t n, const char **why) {
   }
   return j;
 }
+
+wh_engine *wh_engine_for_provider(uv_loop_t *loop, const char *endpoint, const wh_client_tls *tls,
+                                  const char *username, const char *password,
+                                  wh_duration http_client_timeout, int64_t default_ms,
+                                  const char *prefix, wh_errlist *errs) {
+  int64_t timeout_ms = http_client_timeout > 0 ? http_client_timeout / WH_MS : default_ms;
+  wh_engine_opts eo = {.endpoint = endpoint,
+                       .tls = tls,
+                       .username = username,
+                       .password = password,
+                       .timeout_ms = timeout_ms > 0 ? timeout_ms : 1,
+                       .user_agent = "wharf/" WH_VERSION};
+  wh_errlist eerrs;
+  wh_errlist_init(&eerrs);
+  wh_engine *e = wh_engine_new(loop, &eo, &eerrs);
+  if (!e)
+    wh_errlist_extend(errs, &eerrs, prefix);
+  wh_errlist_free(&eerrs);
+  return e;
+}

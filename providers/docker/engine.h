@@ -38,6 +38,14 @@ typedef struct wh_engine_opts {
  * strings of opts are copied. */
 wh_engine *wh_engine_new(uv_loop_t *loop, const wh_engine_opts *opts, wh_errlist *errs);
 
+/* The engine of a provider's static options (docker and swarm share their
+ * names): http_client_timeout 0 means default_ms for list/inspect calls;
+ * errors are prefixed with `prefix` ("providers.docker: "). */
+wh_engine *wh_engine_for_provider(uv_loop_t *loop, const char *endpoint, const wh_client_tls *tls,
+                                  const char *username, const char *password,
+                                  wh_duration http_client_timeout, int64_t default_ms,
+                                  const char *prefix, wh_errlist *errs);
+
 /* Called once when a request ends. status is the HTTP status, or 0 when the
  * transfer failed (err then says why; err is NULL otherwise). body is
  * NUL-terminated and borrowed for the duration of the call. The callback may
