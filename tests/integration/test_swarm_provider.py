@@ -6,15 +6,24 @@ network and a two-replica busybox httpd service labelled for wharf (service labe
 compose `deploy.labels`), and runs wharf with `providers.swarm` polling every second.
 
 Overlay networks live in the engine's own network namespaces: their task addresses (and the
-service VIP) are not routable from the host on this engine, so wharf could not proxy to them.
-The test therefore checks the configuration wharf built, through /api/http/services and
-/api/http/routers: one service with the two task addresses as servers, the router with the
-service's rule, the lbswarm variant at the VIP, and a scale-down reflected within a few polls.
+service VIP) are not routable from the host. So there are two tests:
+
+- the configuration wharf (on the host) builds, through /api/http/services and
+  /api/http/routers: one service with the two task addresses as servers, the router with the
+  service's rule, the lbswarm variant at the VIP, and a scale-down reflected within a few polls;
+- traffic: wharf itself runs as a container attached to the overlay network, the way a swarm
+  deployment runs it, and requests through it reach both replicas. The container chroots into
+  the host's filesystem (mounted read-only) so that it runs the very binary under test, with
+  the engine's socket reached through that read-only mount as a `:ro` docker.sock would be. Its
+  ports are published on 127.0.0.1.
+
 The swarm is left (`docker swarm leave --force`) at the end so that other tests see a plain
 engine.
 """
 import json
+import re
 import time
+from collections import Counter
 
 import pytest
 
@@ -23,6 +32,7 @@ from dockerd import IMAGE
 NET = "wharf-swarm-net"
 SUBNET = "10.214.1.0/24"
 TIMEOUT = 30.0
+WHARF_CTR = "wharf-on-overlay"
 
 
 def api(w, path):
@@ -81,7 +91,8 @@ def swarm(dockerd):
                        "--subnet", SUBNET, NET)
         yield dockerd
     finally:
-        for svc in ("app", "vip"):
+        dockerd.docker("rm", "-f", WHARF_CTR, check=False)
+        for svc in ("app", "vip", "replicas"):
             dockerd.docker("service", "rm", svc, check=False)
         dockerd.docker("network", "rm", NET, check=False)
         dockerd.docker("swarm", "leave", "--force", check=False)
@@ -141,3 +152,64 @@ def test_swarm_services_become_configuration(wharf, swarm):
     wait_for("app@swarm with one task",
              lambda: servers(w, "app@swarm") == [f"http://{left[0]}:8000"], log=w.log_tail)
     assert w.running()
+
+
+def published(engine, container, port):
+    """The 127.0.0.1 host port that `port`/tcp of container is published on."""
+    out = engine.docker("port", container, f"{port}/tcp")
+    m = re.search(r"127\.0\.0\.1:(\d+)", out)
+    assert m, out
+    return int(m.group(1))
+
+
+def test_swarm_replicas_are_load_balanced_by_wharf_on_the_overlay(wharf_bin, swarm, tmp_path,
+                                                                 http):
+    # Each replica answers its own container hostname, so the test sees which one served.
+    swarm.docker(
+        "service", "create", "--detach", "--name", "replicas", "--replicas", "2",
+        "--network", NET,
+        "--label", "traefik.http.routers.replicas.rule=Host(`replicas.swarm`)",
+        "--label", "traefik.http.services.replicas.loadbalancer.server.port=8000",
+        IMAGE, "sh", "-c", "mkdir -p /tmp/w && hostname > /tmp/w/id.txt && "
+                           "exec httpd -f -p 8000 -h /tmp/w")
+    conf = tmp_path / "wharf.yml"
+    conf.write_text(json.dumps({
+        "log": {"level": "DEBUG"},
+        "api": {"insecure": True},
+        "entryPoints": {"web": {"address": ":8080"}, "traefik": {"address": ":8081"}},
+        "providers": {"swarm": {"endpoint": swarm.endpoint, "refreshSeconds": "1s"}},
+    }))
+    tmp_path.chmod(0o755)
+    swarm.docker(
+        "run", "--detach", "--name", WHARF_CTR, "--network", NET,
+        "-p", "127.0.0.1::8080", "-p", "127.0.0.1::8081", "-v", "/:/host:ro",
+        "-e", "ASAN_OPTIONS=detect_leaks=0",
+        IMAGE, "chroot", "/host", str(wharf_bin.resolve()), f"--configFile={conf}")
+
+    def logs():
+        return swarm.docker("logs", "--tail", "60", WHARF_CTR, check=False)
+
+    api_port, web_port = published(swarm, WHARF_CTR, 8081), published(swarm, WHARF_CTR, 8080)
+
+    def two_servers():
+        try:
+            r = http.get(f"http://127.0.0.1:{api_port}/api/http/services/replicas@swarm",
+                         timeout=2)
+        except OSError:
+            return None
+        if r.status_code != 200:
+            return None
+        return len((r.json().get("loadBalancer") or {}).get("servers") or []) == 2
+
+    wait_for("replicas@swarm with two servers", two_servers, timeout=60, log=logs)
+
+    seen = Counter()
+    for _ in range(40):
+        r = http.get(f"http://127.0.0.1:{web_port}/id.txt",
+                     headers={"Host": "replicas.swarm"}, timeout=5)
+        assert r.status_code == 200, (r.status_code, r.text[:200], logs())
+        seen[r.text.strip()] += 1
+    # Two distinct replicas, each serving a fair share of round robin.
+    assert len(seen) == 2, seen
+    assert min(seen.values()) >= 15, seen
+    assert "AddressSanitizer" not in logs()
