@@ -8,7 +8,7 @@ SHELL := /bin/bash
 FORMAT_FILES = $(shell find cmd lib providers middleware tests -path tests/fuzz/corpus -prune \
                  -o -type f \( -name '*.c' -o -name '*.h' \) -print 2>/dev/null | sort)
 
-.PHONY: setup build run test fuzz bench format format-check clean
+.PHONY: setup build run test fuzz bench bench-docker format format-check clean
 
 setup:
 	scripts/setup.sh
@@ -28,6 +28,11 @@ fuzz:
 bench:
 	@if [ -f bench/run.sh ]; then bash bench/run.sh; \
 	else echo "bench: no benchmarks yet; they arrive with the data plane (bench/run.sh)"; fi
+
+# Label change latency with 500 labelled containers on a private dockerd (about 10 minutes,
+# most of it creating the containers).
+bench-docker: build
+	python3 bench/docker_reload.py build/release/wharf 500 5
 
 format: setup
 	@[ -z "$(FORMAT_FILES)" ] || clang-format -i $(FORMAT_FILES)

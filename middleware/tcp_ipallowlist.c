@@ -1,6 +1,23 @@
 #include "middleware/tcp_ipallowlist.h"
 
+#include "lib/http/exchange.h"
+#include "lib/net/ipset.h"
 #include "middleware/option_check.h"
+
+/* The list is parsed per connection: a handful of CIDRs cost less than a
+ * TCP handshake, and the configuration stays the only state. */
+static int tcp_ipallowlist_on_conn(const void *cfg, const char *name, const struct sockaddr *client,
+                                   void **hold) {
+  (void)name;
+  *hold = NULL;
+  const wh_mw_tcp_ipallowlist_conf *c = cfg;
+  wh_ipset *set = wh_ipset_parse(c->source_range.v, c->source_range.n, NULL);
+  if (!set)
+    return WH_MW_DONE; /* validated at load: only OOM gets here; fail closed */
+  bool ok = wh_ipset_contains(set, client);
+  wh_ipset_free(set);
+  return ok ? WH_MW_NEXT : WH_MW_DONE;
+}
 
 static int tcp_ipallowlist_validate(void *obj, const char *path, wh_errlist *errs) {
   const wh_mw_tcp_ipallowlist_conf *c = obj;
@@ -25,6 +42,7 @@ const wh_mw_type wh_mw_tcp_ipallowlist = {
     .name = "ipAllowList",
     .proto = WH_MW_TCP,
     .schema = &tcp_ipallowlist_schema,
+    .on_conn = tcp_ipallowlist_on_conn,
 };
 
 const wh_mw_type wh_mw_tcp_ipwhitelist = {
@@ -33,4 +51,5 @@ const wh_mw_type wh_mw_tcp_ipwhitelist = {
     .schema = &tcp_ipallowlist_schema,
     .alias_of = "ipAllowList",
     .field_flags = WH_FF_DEPRECATED,
+    .on_conn = tcp_ipallowlist_on_conn,
 };

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "lib/config/dynamic.h"
 #include "lib/config/runtime.h"
@@ -15,6 +16,9 @@
 #include "lib/core/err.h"
 #include "lib/core/str.h"
 #include "lib/lb/lb.h"
+#include "lib/router/snapshot.h"
+#include "lib/tls/certificate.h"
+#include "lib/tls/server.h"
 
 #ifndef WH_VERSION
 #define WH_VERSION "dev"
@@ -756,6 +760,56 @@ static const struct {
 
 /* When path is prefix exactly, *elem = NULL; when it is prefix "/" name with
  * a non-empty name that has no further '/', *elem = name. */
+static void time_json(cJSON *o, const char *key, time_t t) {
+  char buf[32];
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  cJSON_AddStringToObject(o, key, buf);
+}
+
+static cJSON *cert_json(const wh_cert *c, bool is_default) {
+  cJSON *o = cJSON_CreateObject();
+  cJSON *names = cJSON_AddArrayToObject(o, "sans");
+  for (size_t i = 0; i < c->nnames; i++)
+    cJSON_AddItemToArray(names, cJSON_CreateString(c->names[i]));
+  cJSON_AddStringToObject(o, "subject", c->subject ? c->subject : "");
+  cJSON_AddStringToObject(o, "issuer", c->issuer ? c->issuer : "");
+  time_json(o, "notBefore", c->not_before);
+  time_json(o, "notAfter", c->not_after);
+  cJSON_AddStringToObject(o, "keyType",
+                          c->kind == WH_KEY_RSA  ? "RSA"
+                          : c->kind == WH_KEY_EC ? "ECDSA"
+                                                 : "other");
+  cJSON_AddStringToObject(o, "sha256", c->sha256);
+  cJSON_AddStringToObject(o, "source", c->origin ? c->origin : "");
+  cJSON_AddStringToObject(o, "store", "default");
+  cJSON_AddBoolToObject(o, "default", is_default);
+  long days = (long)((c->not_after - time(NULL)) / 86400);
+  cJSON_AddNumberToObject(o, "daysLeft", (double)days);
+  return o;
+}
+
+/* Every certificate the snapshot serves, the default one last (never a
+ * key: the loaded key stays in memory only). */
+static cJSON *certificates_json(const wh_snapshot *snap) {
+  cJSON *a = cJSON_CreateArray();
+  const wh_cert_store *st = snap && snap->tls ? wh_tls_server_store(snap->tls) : NULL;
+  if (!st)
+    return a;
+  size_t n = wh_cert_store_count(st);
+  for (size_t i = 0; i <= n; i++) {
+    const wh_cert_group *g = i < n ? wh_cert_store_at(st, i) : wh_cert_store_default(st);
+    if (!g)
+      continue;
+    if (g->rsa)
+      cJSON_AddItemToArray(a, cert_json(g->rsa, i == n));
+    if (g->ec)
+      cJSON_AddItemToArray(a, cert_json(g->ec, i == n));
+  }
+  return a;
+}
+
 static bool match(const char *path, const char *prefix, const char **elem) {
   size_t n = strlen(prefix);
   if (strncmp(path, prefix, n) != 0)
@@ -819,7 +873,7 @@ int wh_api_handle(const wh_snapshot *snap, const char *method, const char *path,
     version(snap, resp);
     break;
   case R_CERTS:
-    reply_json(resp, 200, cJSON_CreateArray());
+    reply_json(resp, 200, certificates_json(snap));
     break;
   case R_EPS:
     if (name)

@@ -363,6 +363,8 @@ extern wh_schema wh_schema_tcp_middleware;
 typedef enum { WH_MW_HTTP = 1, WH_MW_TCP = 2 } wh_mw_proto;
 struct wh_mw_exchange;
 
+struct sockaddr;
+
 typedef struct wh_mw_type {
   const char *name; /* Traefik's key: "headers", "rateLimit", "ipAllowList" */
   wh_mw_proto proto;
@@ -376,6 +378,13 @@ typedef struct wh_mw_type {
    * WH_MW_DONE when the middleware answered. NULL while the type has no
    * runtime yet: a router using it then fails closed (500, logged). */
   int (*on_request)(const void *cfg, struct wh_mw_exchange *x);
+  /* TCP connection hook (TCP types): WH_MW_NEXT (0) accepts, WH_MW_DONE (1)
+   * closes the connection. name is the middleware's qualified name. A type
+   * that counts connections returns a token in *hold, handed back to
+   * on_conn_end when the connection ends (any thread; tokens are shared by
+   * all workers). NULL on_conn: the router fails closed. */
+  int (*on_conn)(const void *cfg, const char *name, const struct sockaddr *client, void **hold);
+  void (*on_conn_end)(void *hold);
 } wh_mw_type;
 
 /* Registers the middleware types (at most WH_MW_MAX_TYPES per proto) and

@@ -128,6 +128,14 @@ static void fail(wh_rt_elem *el, const char *fmt, ...) {
   el->status = WH_STATUS_DISABLED;
 }
 
+void wh_runtime_disable(wh_rt_elem *el, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  wh_errlist_addv(&el->errors, fmt, ap);
+  va_end(ap);
+  el->status = WH_STATUS_DISABLED;
+}
+
 /* Error that leaves the element serving (Traefik's non-critical errors). */
 static void warn(wh_rt_elem *el, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void warn(wh_rt_elem *el, const char *fmt, ...) {

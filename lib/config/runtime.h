@@ -6,6 +6,7 @@
 #ifndef WH_CONFIG_RUNTIME_H
 #define WH_CONFIG_RUNTIME_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -59,6 +60,9 @@ typedef struct wh_rt_elem {
   void *mw_cfg; /* borrowed from cfg */
   /* services: for the API "serverStatus" (url -> "UP"/"DOWN"); filled by health checks */
   wh_strmap server_status;
+  /* TCP services: the next pick of a round robin shared by every worker (the
+   * one mutable field of a published runtime, hence atomic) */
+  atomic_uint rr;
 } wh_rt_elem;
 
 typedef struct wh_rt_list {
@@ -92,6 +96,11 @@ wh_rt_elem *wh_runtime_find(const wh_runtime *rt, wh_kind kind, const char *qual
 /* Counts for /api/overview. */
 void wh_runtime_count(const wh_runtime *rt, wh_kind kind, size_t *total, size_t *warnings,
                       size_t *errors);
+
+/* Disables el with a message in its errors, for checks made after the build
+ * (the TLS options and certificates of a snapshot). Control thread only,
+ * before the runtime is published. */
+void wh_runtime_disable(wh_rt_elem *el, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* "name" + "@" + provider unless name already contains '@'. Caller frees. */
 char *wh_qualify(const char *name, const char *provider);

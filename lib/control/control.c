@@ -8,6 +8,7 @@
 #include "lib/core/str.h"
 #include "lib/lb/health_check.h"
 #include "lib/lb/lb.h"
+#include "lib/tls/server.h"
 
 /* Providers known to the control, in precedence order for merging and for
  * ties between routers of equal priority (internal first, then file before
@@ -25,6 +26,8 @@ struct wh_control {
   uint64_t last_build_ms;
   uint64_t generation;
   uv_timer_t timer;
+  uv_timer_t files_timer; /* certificate files changed on disk */
+  int pending_closes;
   wh_snapshot *current;
   bool closing;
   wh_health_store *health;    /* cells shared by the balancers of every snapshot */
@@ -123,6 +126,23 @@ static void on_timer(uv_timer_t *t) {
     build(c);
 }
 
+static uint64_t throttle_ms(const wh_control *c);
+
+/* Certificates are files outside any provider's view: a renewed certificate
+ * written in place (certbot, a cron job) is picked up by polling their
+ * stat() every few seconds, which costs nothing without TLS files. */
+static void on_files_timer(uv_timer_t *t) {
+  wh_control *c = t->data;
+  if (c->closing || !c->current || !c->current->tls ||
+      !wh_tls_server_files_changed(c->current->tls))
+    return;
+  wh_log_info("TLS certificate or CA files changed; reloading");
+  c->dirty = true;
+  uint64_t now = uv_now(c->loop), due = c->last_build_ms + throttle_ms(c);
+  if (!uv_is_active((uv_handle_t *)&c->timer))
+    uv_timer_start(&c->timer, on_timer, due > now ? due - now : 0, 0);
+}
+
 static uint64_t throttle_ms(const wh_control *c) {
   wh_duration d = c->stat->providers ? c->stat->providers->providers_throttle_duration : 2 * WH_SEC;
   return d > 0 ? (uint64_t)(d / WH_MS) : 0;
@@ -170,6 +190,10 @@ wh_control *wh_control_new(uv_loop_t *loop, const wh_static_config *stat, wh_dyn
   c->health = wh_health_store_new();
   uv_timer_init(loop, &c->timer);
   c->timer.data = c;
+  uv_timer_init(loop, &c->files_timer);
+  c->files_timer.data = c;
+  uv_timer_start(&c->files_timer, on_files_timer, WH_TLS_FILES_POLL_MS, WH_TLS_FILES_POLL_MS);
+  uv_unref((uv_handle_t *)&c->files_timer); /* never what keeps the loop alive */
   build(c);
   if (!c->current) {
     wh_control_close(c);
@@ -198,6 +222,8 @@ uint64_t wh_control_generation(const wh_control *c) {
 
 static void on_close(uv_handle_t *h) {
   wh_control *c = h->data;
+  if (--c->pending_closes > 0)
+    return;
   for (size_t i = 0; i < NPROV; i++)
     wh_dyn_config_free(c->frags[i]);
   wh_snapshot_unref(c->current);
@@ -213,5 +239,8 @@ void wh_control_close(wh_control *c) {
   wh_health_checker_close(c->checker);
   c->checker = NULL;
   uv_timer_stop(&c->timer);
+  uv_timer_stop(&c->files_timer);
+  c->pending_closes = 2; /* c is freed when both handles are closed */
+  uv_close((uv_handle_t *)&c->files_timer, on_close);
   uv_close((uv_handle_t *)&c->timer, on_close);
 }

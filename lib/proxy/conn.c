@@ -13,8 +13,12 @@
 #include "lib/http/exchange.h"
 #include "lib/http/forwarded.h"
 #include "lib/http/path.h"
+#include "lib/net/proxy_protocol.h"
 #include "lib/proxy/upstream.h"
 #include "lib/router/route_table.h"
+#include "lib/tls/client_hello.h"
+#include "lib/tls/server.h"
+#include "lib/tls/tls_stream.h"
 
 /* How long a closing connection may take to flush its last response and see
  * the peer's FIN before it is reset. */
@@ -228,6 +232,28 @@ static void conn_reset_exchange(wh_conn *c);
 static void parser_resume(wh_conn *c);
 static int send_up(wh_conn *c, const uv_buf_t *bufs, unsigned n);
 
+static void conn_free_transport(wh_conn *c) {
+  if (c->tls) {
+    wh_tls_stream_free(c->tls);
+    free(c->tls);
+    c->tls = NULL;
+  }
+  free(c->chr);
+  c->chr = NULL;
+  free(c->hello);
+  c->hello = NULL;
+  c->hello_len = 0;
+  free(c->tls_pol);
+  c->tls_pol = NULL;
+  wh_snapshot_unref(c->tcp_snap);
+  c->tcp_snap = NULL;
+  c->tcp_target = NULL;
+  c->tcp_lb = NULL;
+  for (unsigned i = 0; i < c->nmw_holds; i++)
+    c->mw_ends[i](c->mw_holds[i]);
+  c->nmw_holds = 0;
+}
+
 static void on_conn_closed(uv_handle_t *h) {
   wh_conn *c = h->data;
   wh_worker *w = c->w;
@@ -239,6 +265,7 @@ static void on_conn_closed(uv_handle_t *h) {
     c->next->prev = c->prev;
   atomic_fetch_sub(&w->nconns, 1);
   conn_reset_exchange(c);
+  conn_free_transport(c);
   if (w->nfree < WH_FREELIST_MAX && !w->stopping) {
     /* Buffers keep their capacity for the next connection. */
     c->next = w->free_conns;
@@ -418,6 +445,7 @@ void wh_conn_close(wh_conn *c) {
   detach_upstream(c, false);
   c->tail_len = 0;
   c->bp_paused = false;
+  wh_conn_close_notify(c);
   c->sreq.data = c;
   if (uv_shutdown(&c->sreq, (uv_stream_t *)&c->tcp, on_shutdown) < 0) {
     conn_destroy(c, false);
@@ -447,6 +475,8 @@ void wh_conn_update_reading(wh_conn *c) {
     want = !c->got_eof;
   else if (c->tunnel)
     want = !c->bp_paused && !c->tunnel_eof_down;
+  else if (c->tcp_mode)
+    want = c->pend.len < WH_BACKPRESSURE_BYTES && !c->got_eof; /* dialling */
   else
     /* Keep reading while an exchange is in flight: pipelined bytes wait in
      * the tail (bounded), and a socket that stays armed costs no epoll_ctl
@@ -515,10 +545,50 @@ static void conn_write_done(void *owner, int status) {
     wh_conn_client_drained(c);
 }
 
+/* Sends what the TLS session produced (records, alerts, handshake). */
+static int tls_flush(wh_conn *c) {
+  const char *data;
+  size_t n = wh_tls_stream_output(c->tls, &data);
+  if (!n)
+    return 0;
+  uv_buf_t b = uv_buf_init((char *)data, (unsigned)n);
+  int rc = wh_io_write(&c->tcp, &b, 1, conn_write_done, c);
+  wh_tls_stream_consumed(c->tls); /* wh_io_write copied what it did not send */
+  return rc;
+}
+
+static int tls_write(wh_conn *c, const uv_buf_t *bufs, unsigned n) {
+  size_t total = 0;
+  for (unsigned i = 0; i < n; i++)
+    total += bufs[i].len;
+  if (n > 1 && total <= sizeof(c->w->tls_out)) {
+    /* one record for a head and a small body rather than one each */
+    size_t off = 0;
+    for (unsigned i = 0; i < n; i++) {
+      memcpy(c->w->tls_out + off, bufs[i].base, bufs[i].len);
+      off += bufs[i].len;
+    }
+    if (wh_tls_stream_write(c->tls, c->w->tls_out, off) < 0)
+      return UV_EPROTO;
+  } else {
+    for (unsigned i = 0; i < n; i++)
+      if (bufs[i].len && wh_tls_stream_write(c->tls, bufs[i].base, bufs[i].len) < 0)
+        return UV_EPROTO;
+  }
+  return tls_flush(c);
+}
+
+void wh_conn_close_notify(wh_conn *c) {
+  if (c->tls && !c->dead && c->tls->established) {
+    wh_tls_stream_shutdown(c->tls);
+    (void)tls_flush(c);
+  }
+}
+
 static int conn_write(wh_conn *c, const uv_buf_t *bufs, unsigned n) {
   if (c->dead)
     return UV_ECANCELED;
-  int rc = wh_io_write(&c->tcp, bufs, n, conn_write_done, c);
+  int rc = c->tls ? tls_write(c, bufs, n) : wh_io_write(&c->tcp, bufs, n, conn_write_done, c);
   if (rc < 0) {
     conn_destroy(c, false);
     return rc;
@@ -786,9 +856,10 @@ static void maybe_finish(wh_conn *c) {
   conn_resume(c);
 }
 
-static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
-  wh_conn *c = st->data;
-  if (nread == 0 || c->dead)
+/* Plaintext bytes (nread > 0, from the socket or from the TLS session) or
+ * the end of the client's stream (nread < 0). */
+static void on_plain(wh_conn *c, ssize_t nread, const char *data) {
+  if (c->dead)
     return;
   if (nread < 0) {
     c->got_eof = true;
@@ -830,16 +901,273 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
   if (c->closing)
     return; /* draining after the last response */
   if (c->tunnel) {
-    wh_tunnel_on_client_data(c, buf->base, (size_t)nread);
+    wh_tunnel_on_client_data(c, data, (size_t)nread);
+    return;
+  }
+  if (c->tcp_mode) {
+    /* a TCP backend is being dialled: its bytes wait in pend (bounded) */
+    if (wh_strbuf_append(&c->pend, data, (size_t)nread) < 0) {
+      conn_destroy(c, false);
+      return;
+    }
+    wh_conn_update_reading(c);
     return;
   }
   if ((c->in_msg && c->req_done) || c->tail_len) {
     /* the parser is paused until the response ends: keep the bytes */
-    append_tail(c, buf->base, (size_t)nread);
+    append_tail(c, data, (size_t)nread);
     wh_conn_update_reading(c);
     return;
   }
-  conn_feed(c, buf->base, (size_t)nread);
+  conn_feed(c, data, (size_t)nread);
+}
+
+static void tls_failed(wh_conn *c) {
+  if (wh_log_get_level() <= WH_LOG_DEBUG) {
+    char why[160], ip[64];
+    wh_addr_ip_string((const struct sockaddr *)&c->peer, ip, sizeof(ip));
+    wh_log_debug("entry point %s: TLS handshake with %s failed: %s", c->ep->name, ip,
+                 wh_tls_stream_reason(c->tls, why, sizeof(why)));
+  }
+  (void)tls_flush(c); /* the alert, when there is one */
+  conn_destroy(c, false);
+}
+
+/* Ciphertext in: drive the session and hand every decrypted byte on. */
+static void tls_input(wh_conn *c, const char *data, size_t len) {
+  if (wh_tls_stream_feed(c->tls, data, len) < 0) {
+    conn_destroy(c, false);
+    return;
+  }
+  bool was_established = c->tls->established;
+  for (;;) {
+    ssize_t n = wh_tls_stream_read(c->tls, c->w->tls_plain, sizeof(c->w->tls_plain));
+    if (n == WH_TLS_ERROR) {
+      tls_failed(c);
+      return;
+    }
+    if (tls_flush(c) < 0) {
+      conn_destroy(c, false);
+      return;
+    }
+    if (!was_established && c->tls->established) {
+      was_established = true;
+      c->rd_kind = WH_RD_FIRST; /* the handshake deadline ends; the request's starts */
+      c->rd_deadline = c->ep->read_ms ? wh_worker_now(c->w) + c->ep->read_ms : 0;
+      if (c->tcp_after_handshake) {
+        c->tcp_after_handshake = false;
+        wh_tcp_dial(c);
+        if (c->dead)
+          return;
+      }
+    }
+    if (n == WH_TLS_AGAIN)
+      return;
+    if (n == WH_TLS_CLOSED) {
+      on_plain(c, UV_EOF, NULL);
+      return;
+    }
+    on_plain(c, n, c->w->tls_plain);
+    if (c->dead)
+      return;
+  }
+}
+
+/* Starts the TLS session selected by the ClientHello and replays the bytes
+ * read ahead into it. */
+static void tls_begin(wh_conn *c, const wh_client_hello *ch) {
+  const wh_snapshot *snap = c->w->current;
+  if (!snap || !snap->tls) {
+    conn_destroy(c, false);
+    return;
+  }
+  char local[64] = "";
+  struct sockaddr_storage ss;
+  int alen = sizeof(ss);
+  if (!ch->has_sni && uv_tcp_getsockname(&c->tcp, (struct sockaddr *)&ss, &alen) == 0)
+    wh_addr_ip_string((const struct sockaddr *)&ss, local, sizeof(local));
+  const wh_tls_policy *pol = NULL;
+  SSL_CTX *ctx =
+      wh_tls_server_ctx(snap->tls, c->ep->index, ch->has_sni ? ch->sni : NULL, local, &pol);
+  if (!ctx) {
+    /* sniStrict and no certificate for the name: refuse the handshake */
+    wh_log_debug("entry point %s: no certificate for SNI \"%s\" (sniStrict)", c->ep->name, ch->sni);
+    conn_destroy(c, false);
+    return;
+  }
+  c->tls = calloc(1, sizeof(*c->tls));
+  c->tls_pol = pol ? wh_strdup(pol->name) : NULL;
+  if (!c->tls || !c->tls_pol || wh_tls_stream_init_server(c->tls, ctx) < 0) {
+    conn_destroy(c, false);
+    return;
+  }
+  if (c->tcp_after_handshake)
+    wh_tls_alpn_for_tcp(c->tls->ssl);
+  char *hello = c->hello;
+  size_t n = c->hello_len;
+  c->hello = NULL;
+  c->hello_len = 0;
+  tls_input(c, hello, n);
+  free(hello);
+}
+
+/* The first bytes of a connection: plaintext goes on at once; a TLS
+ * ClientHello is read whole (bounded in size and time) to route by SNI. */
+static void sniff_input(wh_conn *c, const char *data, size_t len);
+static void conn_input(wh_conn *c, const char *data, size_t len);
+
+/* A PROXY protocol header from a trusted peer: the client address it
+ * carries replaces the socket's (for routing by ClientIP, X-Forwarded-For,
+ * allow-lists), then the bytes after it are read as usual. */
+static void proxy_header_input(wh_conn *c, const char *data, size_t len) {
+  if (!c->hello && !(c->hello = malloc(WH_PP_MAX_HEADER))) {
+    conn_destroy(c, false);
+    return;
+  }
+  size_t take = len;
+  if (c->hello_len + take > WH_PP_MAX_HEADER)
+    take = WH_PP_MAX_HEADER - c->hello_len;
+  memcpy(c->hello + c->hello_len, data, take);
+  c->hello_len += take;
+  wh_pp_result pr;
+  wh_pp_status st = wh_pp_parse((const uint8_t *)c->hello, c->hello_len, &pr);
+  if (st == WH_PP_MORE && take == len)
+    return;
+  if (st == WH_PP_BAD || st == WH_PP_MORE) {
+    wh_log_debug("entry point %s: malformed PROXY protocol header", c->ep->name);
+    conn_destroy(c, false);
+    return;
+  }
+  size_t skip = 0;
+  if (st == WH_PP_DONE) {
+    skip = pr.header_len;
+    if (!pr.local)
+      memcpy(&c->peer, &pr.src, sizeof(c->peer));
+  }
+  /* what followed the header (and what did not fit in the buffer) */
+  char *buf = c->hello;
+  size_t n = c->hello_len;
+  c->hello = NULL;
+  c->hello_len = 0;
+  c->sniff = WH_SNIFF_FIRST;
+  if (n > skip)
+    sniff_input(c, buf + skip, n - skip);
+  if (!c->dead && take < len)
+    conn_input(c, data + take, len - take);
+  free(buf);
+}
+
+static void sniff_input(wh_conn *c, const char *data, size_t len) {
+  if (c->sniff == WH_SNIFF_PROXY) {
+    proxy_header_input(c, data, len);
+    return;
+  }
+  if (c->sniff == WH_SNIFF_FIRST) {
+    if ((unsigned char)data[0] != 0x16) {
+      c->sniff = WH_SNIFF_DONE;
+      int routed = wh_tcp_route(c, NULL);
+      if (routed < 0) {
+        conn_destroy(c, false);
+        return;
+      }
+      if (routed) {
+        c->tcp_mode = true;
+        if (wh_strbuf_append(&c->pend, data, len) < 0) {
+          conn_destroy(c, false);
+          return;
+        }
+        wh_tcp_dial(c);
+        return;
+      }
+      on_plain(c, (ssize_t)len, data);
+      return;
+    }
+    c->sniff = WH_SNIFF_HELLO;
+    c->chr = malloc(sizeof(*c->chr));
+    c->hello = malloc(WH_CH_MAX);
+    if (!c->chr || !c->hello) {
+      conn_destroy(c, false);
+      return;
+    }
+    wh_ch_reader_init(c->chr);
+    uint64_t hs = WH_TLS_HANDSHAKE_MS;
+    if (c->ep->read_ms && c->ep->read_ms < hs)
+      hs = c->ep->read_ms;
+    c->rd_kind = WH_RD_FIRST;
+    c->rd_deadline = wh_worker_now(c->w) + hs;
+  }
+  if (c->hello_len + len > WH_CH_MAX) {
+    /* HARDENING 23: no unbounded buffering of a ClientHello */
+    conn_destroy(c, false);
+    return;
+  }
+  memcpy(c->hello + c->hello_len, data, len);
+  c->hello_len += len;
+  wh_client_hello ch;
+  wh_ch_status st = wh_ch_reader_feed(c->chr, (const uint8_t *)data, len, &ch);
+  if (st == WH_CH_MORE)
+    return;
+  const char *why = wh_ch_reader_reason(c->chr);
+  if (st != WH_CH_DONE)
+    wh_log_debug("entry point %s: malformed TLS ClientHello: %s", c->ep->name, why ? why : "?");
+  free(c->chr);
+  c->chr = NULL;
+  c->sniff = WH_SNIFF_DONE;
+  if (st != WH_CH_DONE) {
+    conn_destroy(c, false);
+    return;
+  }
+  int routed = wh_tcp_route(c, &ch);
+  if (routed < 0) {
+    conn_destroy(c, false);
+    return;
+  }
+  if (routed) {
+    c->tcp_mode = true;
+    if (wh_tcp_route_passthrough(c)) {
+      /* the backend terminates TLS: it gets the ClientHello as it came */
+      int rc = wh_strbuf_append(&c->pend, c->hello, c->hello_len);
+      free(c->hello);
+      c->hello = NULL;
+      c->hello_len = 0;
+      if (rc < 0) {
+        conn_destroy(c, false);
+        return;
+      }
+      wh_tcp_dial(c);
+      return;
+    }
+    c->tcp_after_handshake = true;
+  }
+  tls_begin(c, &ch);
+}
+
+/* Bytes from the socket, wherever the connection is in its life. */
+static void conn_input(wh_conn *c, const char *data, size_t len) {
+  if (c->dead)
+    return;
+  if (c->sniff != WH_SNIFF_DONE && !c->closing)
+    sniff_input(c, data, len);
+  else if (c->tls && !c->closing)
+    tls_input(c, data, len);
+  else if (!c->tls)
+    on_plain(c, (ssize_t)len, data);
+  /* a TLS connection that is closing only drains what the peer still sends */
+}
+
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
+  wh_conn *c = st->data;
+  if (nread == 0 || c->dead)
+    return;
+  if (nread > 0) {
+    conn_input(c, buf->base, (size_t)nread);
+    return;
+  }
+  if (c->sniff == WH_SNIFF_HELLO || c->sniff == WH_SNIFF_PROXY) {
+    conn_destroy(c, false); /* gone before its ClientHello was complete */
+    return;
+  }
+  on_plain(c, nread, buf->base);
 }
 
 /* ---- request parsing ---- */
@@ -980,9 +1308,19 @@ static void dispatch(wh_conn *c, llhttp_t *p) {
   req.keep_alive = !c->close_after;
   x.req = &req;
   x.resp = &resp;
-  x.is_tls = false;
+  x.is_tls = c->tls != NULL;
 
   c->snap = wh_snapshot_ref(c->w->current);
+  if (c->tls && c->snap && c->snap->tls && c->tls_pol) {
+    /* The Host must not reach options other than those its SNI negotiated
+     * (HARDENING 20): a name with stricter TLS or mTLS is never served over
+     * a session made under weaker options. */
+    const wh_tls_policy *hp = wh_tls_server_policy_for_host(c->snap->tls, c->ep->index, c->host);
+    if (hp && strcmp(hp->name, c->tls_pol) != 0) {
+      send_status(c, 421);
+      goto out;
+    }
+  }
   const wh_route_table *table = NULL;
   if (c->snap && c->ep->index < c->snap->ntables &&
       strcmp(c->snap->tables[c->ep->index]->entrypoint, c->ep->name) == 0)
@@ -997,7 +1335,7 @@ static void dispatch(wh_conn *c, llhttp_t *p) {
       .hdr_values = (const char *const *)c->hv,
       .client = (const struct sockaddr *)&c->peer,
   };
-  const wh_rt_elem *router = table ? wh_route_match_http(table, &view, false) : NULL;
+  const wh_rt_elem *router = table ? wh_route_match_http(table, &view, c->tls != NULL) : NULL;
   if (!router) {
     send_status(c, 404);
     goto out;
@@ -1286,7 +1624,7 @@ static void proxy_start(wh_conn *c, const wh_rt_elem *router, wh_mw_exchange *x,
   wh_fwd_ctx fc = {
       .client = (const struct sockaddr *)&c->peer,
       .trusted = trusted,
-      .is_tls = false,
+      .is_tls = c->tls != NULL,
       .is_websocket = c->upgrade_ws,
       .host = c->host,
       .server = w->ws->hostname,
@@ -1363,6 +1701,14 @@ void wh_conn_up_connected(wh_conn *c) {
   wh_upstream *u = c->up;
   c->up_kind = WH_UP_NONE;
   c->up_deadline = 0;
+  if (c->tcp_mode) {
+    wh_upstream_begin(u, c, false);
+    u->upgraded = true; /* every byte is the tunnel's */
+    if (wh_tcp_connected(c) < 0)
+      return;
+    wh_tunnel_start(c, NULL, 0);
+    return;
+  }
   wh_upstream_begin(u, c, c->is_head);
   uv_buf_t b[2] = {uv_buf_init(c->up_head.data, (unsigned)c->up_head.len),
                    uv_buf_init(c->pend.data, (unsigned)c->pend.len)};
@@ -1399,6 +1745,10 @@ void wh_conn_up_failed(wh_conn *c, int status, bool before_any_byte) {
   c->up_deadline = 0;
   if (c->dead || c->closing)
     return;
+  if (c->tcp_mode) {
+    conn_destroy(c, false); /* a TCP client has no status to be told */
+    return;
+  }
   if (c->head_sent) {
     /* a response is streaming: the client must see it fail (HARDENING 32) */
     conn_destroy(c, true);
@@ -1643,6 +1993,10 @@ void wh_conn_on_accept(uv_stream_t *ls, int status) {
   c->parser.data = c;
   c->rd_kind = WH_RD_FIRST;
   c->rd_deadline = c->ep->read_ms ? wh_worker_now(w) + c->ep->read_ms : 0;
+  if (c->ep->pp_enabled &&
+      (c->ep->pp_insecure ||
+       (c->ep->pp_trusted && wh_ipset_contains(c->ep->pp_trusted, (struct sockaddr *)&c->peer))))
+    c->sniff = WH_SNIFF_PROXY;
   wh_conn_update_reading(c);
   if (!c->reading)
     conn_destroy(c, false);

@@ -19,6 +19,7 @@
 #define WH_HEAD_MAX_FIELDS 100
 /* Stop reading one side while the other side's write queue holds more. */
 #define WH_BACKPRESSURE_BYTES (256 * 1024)
+#define WH_CONN_MAX_HOLDS 4
 
 /* A message head being received: every span is copied into buf (the read
  * buffer is shared by the worker's connections and reused at once). */
@@ -57,6 +58,8 @@ typedef void (*wh_io_done_fn)(void *owner, int status);
 int wh_io_write(uv_tcp_t *t, const uv_buf_t *bufs, unsigned n, wh_io_done_fn done, void *owner);
 
 struct wh_upstream;
+struct wh_tls_stream;
+struct wh_ch_reader;
 
 typedef enum {
   WH_RD_NONE = 0,
@@ -133,7 +136,28 @@ typedef struct wh_conn {
   size_t crlf_seen;
   char last2[2]; /* the last two bytes of the previous buffer parsed */
   size_t nlast;
+  /* The first bytes decide what the connection is (docs/internals/tls.md):
+   * a TLS ClientHello is read ahead to route by SNI, then either replayed
+   * to a TCP backend (passthrough) or into the TLS session; plaintext goes
+   * to the HTTP parser or to a catch-all TCP router. */
+  uint8_t sniff;            /* WH_SNIFF_* */
+  struct wh_ch_reader *chr; /* while the ClientHello is read; owned */
+  char *hello;              /* the bytes read ahead; owned */
+  size_t hello_len;
+  struct wh_tls_stream *tls; /* terminated TLS; owned; NULL for plaintext */
+  char *tls_pol;             /* name of the TLS options the SNI selected (421 check) */
+  bool tcp_mode;             /* a TCP router took the connection: a byte tunnel */
+  bool tcp_after_handshake;  /* TLS-terminating TCP router: dial once established */
+  const void *tcp_lb;        /* the wh_tcp_lb_service dialled (lives in tcp_snap) */
+  const void *tcp_target;    /* the TCP router elem chosen (borrowed until dialled) */
+  wh_snapshot *tcp_snap;     /* keeps tcp_target alive until the dial */
+  /* tokens of TCP middlewares that count connections (inFlightConn) */
+  void *mw_holds[WH_CONN_MAX_HOLDS];
+  void (*mw_ends[WH_CONN_MAX_HOLDS])(void *);
+  unsigned nmw_holds;
 } wh_conn;
+
+enum { WH_SNIFF_FIRST = 0, WH_SNIFF_HELLO, WH_SNIFF_DONE, WH_SNIFF_PROXY };
 
 /* listener callback */
 void wh_conn_on_accept(uv_stream_t *ls, int status);
@@ -167,6 +191,27 @@ void wh_conn_close(wh_conn *c);
 int wh_conn_write(wh_conn *c, const uv_buf_t *bufs, unsigned n);
 /* Closes at once without a reset (tunnels end this way). */
 void wh_conn_destroy(wh_conn *c);
+
+/* TLS: close_notify queued before a FIN (tunnels and graceful closes). */
+void wh_conn_close_notify(wh_conn *c);
+/* The ClientHello must be complete within this, or the entry point's
+ * readTimeout when shorter (HARDENING 22). */
+#define WH_TLS_HANDSHAKE_MS 10000
+
+/* tcp_route.c: TCP routers (TRAEFIK-COMPAT §3, tried before HTTP routers).
+ * ch is the ClientHello, NULL for a plaintext connection. 1 when a TCP
+ * router takes the connection (c->tcp_target, c->tcp_snap set), 0 when none
+ * matches, -1 when the router's middlewares refuse it (close it). */
+struct wh_client_hello;
+int wh_tcp_route(wh_conn *c, const struct wh_client_hello *ch);
+/* The chosen router passes TLS through untouched. */
+bool wh_tcp_route_passthrough(const wh_conn *c);
+/* Dials a server of the chosen router's service; the bytes in c->pend go
+ * first once connected. Destroys c when there is no server. */
+void wh_tcp_dial(wh_conn *c);
+/* Called on connect: sends the PROXY header when configured and c->pend.
+ * <0 when c was destroyed. */
+int wh_tcp_connected(wh_conn *c);
 
 /* tunnel.c */
 void wh_tunnel_start(wh_conn *c, const char *early_up, size_t nup);

@@ -81,6 +81,7 @@ void wh_tunnel_on_up_eof(wh_conn *c) {
     wh_conn_destroy(c);
     return;
   }
+  wh_conn_close_notify(c);
   c->sreq.data = c;
   if (uv_shutdown(&c->sreq, (uv_stream_t *)&c->tcp, on_half_closed) < 0)
     wh_conn_destroy(c);

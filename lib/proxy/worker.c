@@ -233,6 +233,20 @@ static int ep_ctx_init(wh_ep_ctx *e, const wh_static_config *stat, size_t i, cha
       }
     }
   }
+  if (ep->proxy_protocol) {
+    e->pp_insecure = ep->proxy_protocol->insecure;
+    e->pp_enabled = e->pp_insecure || ep->proxy_protocol->trusted_ips.n > 0;
+    if (ep->proxy_protocol->trusted_ips.n) {
+      const char *bad = NULL;
+      e->pp_trusted = wh_ipset_parse(ep->proxy_protocol->trusted_ips.v,
+                                     ep->proxy_protocol->trusted_ips.n, &bad);
+      if (!e->pp_trusted) {
+        snprintf(err, errlen, "entry point \"%s\": proxyProtocol.trustedIPs: invalid \"%s\"",
+                 e->name, bad ? bad : "?");
+        return -1;
+      }
+    }
+  }
   return 0;
 }
 
@@ -246,8 +260,10 @@ static void free_all(wh_workers *ws, bool ran) {
       uv_loop_close(&ws->w[i]->loop);
     free_worker(ws->w[i]);
   }
-  for (size_t i = 0; i < ws->neps; i++)
+  for (size_t i = 0; i < ws->neps; i++) {
     wh_ipset_free(ws->eps[i].trusted);
+    wh_ipset_free(ws->eps[i].pp_trusted);
+  }
   free(ws->eps);
   free(ws->w);
   free(ws);

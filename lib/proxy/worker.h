@@ -50,6 +50,7 @@ void wh_workers_free(wh_workers *ws);
 /* ---- internal to lib/proxy ---- */
 
 #define WH_WORKER_RBUF (64 * 1024)
+#define WH_WORKER_TLS_BUF (16 * 1024) /* one TLS record of plaintext */
 /* Cap on connections per worker beyond which new ones are closed at accept
  * (not in Traefik's schema; documented in docs/internals/proxy.md). */
 #define WH_WORKER_MAX_CONNS 10000
@@ -63,6 +64,10 @@ typedef struct wh_ep_ctx {
   bool insecure;     /* forwardedHeaders.insecure */
   bool not_append_xff;
   bool sanitize;
+  /* proxyProtocol: a PROXY header is read from trusted peers (optional:
+   * a trusted peer that sends none is taken as it is) */
+  bool pp_enabled, pp_insecure;
+  wh_ipset *pp_trusted;
   uint64_t read_ms, write_ms, idle_ms; /* 0 = none */
   int fd_proto;                        /* listening fds are created per worker */
 } wh_ep_ctx;
@@ -109,6 +114,8 @@ typedef struct wh_worker {
   time_t date_sec;
   char date[40]; /* "Thu, 01 Jan 1970 00:00:00 GMT" */
   char rbuf[WH_WORKER_RBUF];
+  char tls_plain[WH_WORKER_TLS_BUF]; /* decrypted bytes, consumed before the next read */
+  char tls_out[WH_WORKER_TLS_BUF];   /* small writes coalesced into one record */
 } wh_worker;
 
 struct wh_workers {

@@ -6,6 +6,7 @@
 #include "lib/core/log.h"
 #include "lib/lb/lb.h"
 #include "lib/router/route_table.h"
+#include "lib/tls/server.h"
 
 /* Ties between equal priorities go to the earlier provider (file before
  * docker), as TRAEFIK-COMPAT "Where wharf differs" promises. */
@@ -66,6 +67,11 @@ wh_snapshot *wh_snapshot_new(const wh_static_config *stat, wh_runtime *rt, uint6
   s->built_at = time(NULL);
   s->stat = stat;
   s->rt = rt;
+  /* TLS first: a router whose TLS options are invalid is disabled before
+   * the route tables are made from the enabled routers. */
+  s->tls = wh_tls_server_build(stat, rt);
+  if (!s->tls)
+    goto oom;
   s->ntables = stat->entry_points.n;
   s->tables = calloc(s->ntables ? s->ntables : 1, sizeof(*s->tables));
   if (!s->tables)
@@ -105,6 +111,7 @@ void wh_snapshot_unref(wh_snapshot *s) {
     wh_lb_free(s->lbs[i]);
   free(s->lbs);
   free(s->lb_names);
+  wh_tls_server_free(s->tls);
   wh_runtime_free(s->rt);
   free(s);
 }
