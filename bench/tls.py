@@ -355,22 +355,18 @@ def main():
         return 1
 
     have_wharf = os.access(WHARF_BIN, os.X_OK)
-    procs = {
-        "nginx": lambda: B.start("nginx-tls", [nginx, "-p", workdir, "-e",
-                                               path("nginx-tls.error.log"), "-c",
-                                               path("nginx-tls.conf")], workdir),
-        "wharf": lambda: B.start("wharf-tls", [WHARF_BIN, "--configFile=" + path("wharf-tls.yml")],
-                                 workdir),
-        "haproxy": lambda: B.start("haproxy-tcp", [haproxy, "-db", "-f", path("haproxy-tcp.cfg")],
-                                   workdir),
-        "wharf-pt": lambda: B.start("wharf-pt", [WHARF_BIN, "--configFile=" + path("wharf-pt.yml")],
-                                    workdir),
+    commands = {
+        "nginx": [nginx, "-p", workdir, "-e", path("nginx-tls.error.log"), "-c",
+                  path("nginx-tls.conf")],
+        "wharf": [WHARF_BIN, "--configFile=" + path("wharf-tls.yml")],
+        "haproxy": [haproxy, "-db", "-f", path("haproxy-tcp.cfg")],
+        "wharf-pt": [WHARF_BIN, "--configFile=" + path("wharf-pt.yml")],
     }
     started = {}
-    for name, fn in procs.items():
+    for name, argv in commands.items():
         if name.startswith("wharf") and not have_wharf:
             continue
-        started[name] = fn()
+        started[name] = B.start(name, argv, workdir)
 
     sni_lua = path("sni.lua")
 
@@ -391,7 +387,7 @@ def main():
     def big_transfers(port):
         return lambda d: wrk("https://%s:%d/1m" % (SNI, port), BIG_CONNS, d, sni_lua)
 
-    # (target, phase list) with the check each must pass before it is measured.
+    # Each target must answer the way its measurement expects before it is measured.
     term = {}  # name -> (keep-alive Target, handshake Target)
     for name, label in (("nginx", "nginx 1.22, 2 workers"), ("wharf", "wharf, 2 workers")):
         port = PORTS[name]

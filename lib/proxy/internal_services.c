@@ -1,10 +1,11 @@
 /* The internal services (api@internal, dashboard@internal, ping@internal,
- * noop@internal), answered by the workers from the request's snapshot. The
+ * noop@internal, prometheus@internal), answered by the workers from the request's snapshot. The
  * handlers are pure functions of the snapshot, safe on any thread. */
 #include <string.h>
 
 #include "lib/admin/api.h"
 #include "lib/admin/dashboard.h"
+#include "lib/admin/metrics.h"
 #include "lib/proxy/conn.h"
 
 static void not_found(wh_http_resp *resp) {
@@ -38,6 +39,10 @@ bool wh_internal_serve(const wh_snapshot *snap, const char *svc, const wh_http_r
   if (strcmp(svc, "ping@internal") == 0) {
     const wh_ping *p = snap->stat->ping;
     wh_ping_handle(terminating, p ? (int)p->terminating_status_code : 503, resp);
+    return true;
+  }
+  if (strcmp(svc, "prometheus@internal") == 0) {
+    wh_metrics_handle(snap, resp);
     return true;
   }
   if (strcmp(svc, "noop@internal") == 0) {

@@ -74,6 +74,13 @@ wh_dyn_config *wh_internal_config(const wh_static_config *stat, wh_errlist *errs
     wh_strbuf_puts(&y, "]\n      ruleSyntax: v3\n      rule: \"PathPrefix(`/ping`)\"\n"
                        "      priority: " MAXINT "\n      service: ping@internal\n");
   }
+  const wh_prometheus *prom = stat->metrics ? stat->metrics->prometheus : NULL;
+  if (prom && !prom->manual_routing) {
+    wh_strbuf_puts(&y, "    prometheus:\n      entryPoints: [");
+    yaml_quote(&y, prom->entry_point && *prom->entry_point ? prom->entry_point : "traefik");
+    wh_strbuf_puts(&y, "]\n      ruleSyntax: v3\n      rule: \"PathPrefix(`/metrics`)\"\n"
+                       "      priority: " MAXINT "\n      service: prometheus@internal\n");
+  }
   wh_strbuf mws = {0};
   for (size_t i = 0; i < stat->entry_points.n; i++) {
     const wh_entrypoint *ep = stat->entry_points.vals[i];
@@ -139,7 +146,8 @@ wh_dyn_config *wh_internal_config(const wh_static_config *stat, wh_errlist *errs
   }
   if (c && (add_service(c, "noop") != WH_OK || (api && add_service(c, "api") != WH_OK) ||
             (api && stat->api->dashboard && add_service(c, "dashboard") != WH_OK) ||
-            (stat->ping && add_service(c, "ping") != WH_OK))) {
+            (stat->ping && add_service(c, "ping") != WH_OK) ||
+            (prom && add_service(c, "prometheus") != WH_OK))) {
     wh_errlist_add(&perr, "internal: out of memory");
   }
   wh_strbuf_free(&y);

@@ -3,6 +3,8 @@ from the store, sniStrict, certificates renewed on disk picked up without a rest
 listing with expiry, the expiry warning, session resumption, entry point `http.tls`, and
 WebSockets over TLS."""
 import base64
+import calendar
+import subprocess
 import os
 import socket
 import ssl
@@ -161,3 +163,22 @@ def test_websocket_over_tls(wharf, backends, pki):
             while len(rest) < 7:
                 rest += s.recv(4096)
             assert rest[:7] == bytes([0x81, 5]) + b"hello"
+
+
+def test_prometheus_certificate_expiry_gauge(wharf, backends, pki):
+    c, k = pki["ca"].issue("a.example", sans=["a.example", "www.a.example"])
+    w, _ = start(wharf, backends, {"r": router("a.example")},
+                 {"certificates": [{"certFile": str(c), "keyFile": str(k)}]},
+                 metrics={"prometheus": {}})
+    r = w.get("/metrics")
+    assert r.status_code == 200
+    assert r.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    out = subprocess.run(["openssl", "x509", "-in", str(c), "-noout", "-enddate", "-serial"],
+                         capture_output=True, text=True, check=True).stdout
+    end = out.split("notAfter=")[1].split("\n")[0]
+    not_after = calendar.timegm(time.strptime(end, "%b %d %H:%M:%S %Y GMT"))
+    serial = str(int(out.split("serial=")[1].strip(), 16))
+    want = (f'traefik_tls_certs_not_after{{cn="a.example",sans="a.example,www.a.example",'
+            f'serial="{serial}"}} {not_after}')
+    assert want in r.text.splitlines(), r.text
+    assert "# TYPE traefik_tls_certs_not_after gauge" in r.text
