@@ -232,15 +232,53 @@ static void conn_reset_exchange(wh_conn *c);
 static void parser_resume(wh_conn *c);
 static int send_up(wh_conn *c, const uv_buf_t *bufs, unsigned n);
 
+/* The 16 KiB buffers of the first bytes (ClientHello reader, read-ahead)
+ * are lent by the worker, one spare of each kept: a handshake per
+ * connection then allocates nothing for them. */
+#define WH_HELLO_BUF (WH_CH_MAX > WH_PP_MAX_HEADER ? WH_CH_MAX : WH_PP_MAX_HEADER)
+
+static char *hello_take(wh_worker *w) {
+  char *b = w->spare_hello;
+  w->spare_hello = NULL;
+  return b ? b : malloc(WH_HELLO_BUF);
+}
+
+static void hello_put(wh_worker *w, char *b) {
+  if (b && !w->spare_hello)
+    w->spare_hello = b;
+  else
+    free(b);
+}
+
+static wh_ch_reader *chr_take(wh_worker *w) {
+  wh_ch_reader *r = w->spare_chr;
+  w->spare_chr = NULL;
+  return r ? r : malloc(sizeof(*r));
+}
+
+static void chr_put(wh_worker *w, wh_ch_reader *r) {
+  if (r && !w->spare_chr)
+    w->spare_chr = r;
+  else
+    free(r);
+}
+
+void wh_conn_free_spares(wh_worker *w) {
+  free(w->spare_hello);
+  free(w->spare_chr);
+  w->spare_hello = NULL;
+  w->spare_chr = NULL;
+}
+
 static void conn_free_transport(wh_conn *c) {
   if (c->tls) {
     wh_tls_stream_free(c->tls);
     free(c->tls);
     c->tls = NULL;
   }
-  free(c->chr);
+  chr_put(c->w, c->chr);
   c->chr = NULL;
-  free(c->hello);
+  hello_put(c->w, c->hello);
   c->hello = NULL;
   c->hello_len = 0;
   free(c->tls_pol);
@@ -984,7 +1022,8 @@ static void tls_begin(wh_conn *c, const wh_client_hello *ch) {
   char local[64] = "";
   struct sockaddr_storage ss;
   int alen = sizeof(ss);
-  if (!ch->has_sni && uv_tcp_getsockname(&c->tcp, (struct sockaddr *)&ss, &alen) == 0)
+  if (!ch->has_sni && wh_tls_server_has_ip_names(snap->tls) &&
+      uv_tcp_getsockname(&c->tcp, (struct sockaddr *)&ss, &alen) == 0)
     wh_addr_ip_string((const struct sockaddr *)&ss, local, sizeof(local));
   const wh_tls_policy *pol = NULL;
   SSL_CTX *ctx =
@@ -1008,7 +1047,7 @@ static void tls_begin(wh_conn *c, const wh_client_hello *ch) {
   c->hello = NULL;
   c->hello_len = 0;
   tls_input(c, hello, n);
-  free(hello);
+  hello_put(c->w, hello);
 }
 
 /* The first bytes of a connection: plaintext goes on at once; a TLS
@@ -1020,7 +1059,7 @@ static void conn_input(wh_conn *c, const char *data, size_t len);
  * carries replaces the socket's (for routing by ClientIP, X-Forwarded-For,
  * allow-lists), then the bytes after it are read as usual. */
 static void proxy_header_input(wh_conn *c, const char *data, size_t len) {
-  if (!c->hello && !(c->hello = malloc(WH_PP_MAX_HEADER))) {
+  if (!c->hello && !(c->hello = hello_take(c->w))) {
     conn_destroy(c, false);
     return;
   }
@@ -1054,7 +1093,7 @@ static void proxy_header_input(wh_conn *c, const char *data, size_t len) {
     sniff_input(c, buf + skip, n - skip);
   if (!c->dead && take < len)
     conn_input(c, data + take, len - take);
-  free(buf);
+  hello_put(c->w, buf);
 }
 
 static void sniff_input(wh_conn *c, const char *data, size_t len) {
@@ -1083,8 +1122,8 @@ static void sniff_input(wh_conn *c, const char *data, size_t len) {
       return;
     }
     c->sniff = WH_SNIFF_HELLO;
-    c->chr = malloc(sizeof(*c->chr));
-    c->hello = malloc(WH_CH_MAX);
+    c->chr = chr_take(c->w);
+    c->hello = hello_take(c->w);
     if (!c->chr || !c->hello) {
       conn_destroy(c, false);
       return;
@@ -1110,7 +1149,7 @@ static void sniff_input(wh_conn *c, const char *data, size_t len) {
   const char *why = wh_ch_reader_reason(c->chr);
   if (st != WH_CH_DONE)
     wh_log_debug("entry point %s: malformed TLS ClientHello: %s", c->ep->name, why ? why : "?");
-  free(c->chr);
+  chr_put(c->w, c->chr);
   c->chr = NULL;
   c->sniff = WH_SNIFF_DONE;
   if (st != WH_CH_DONE) {
@@ -1127,7 +1166,7 @@ static void sniff_input(wh_conn *c, const char *data, size_t len) {
     if (wh_tcp_route_passthrough(c)) {
       /* the backend terminates TLS: it gets the ClientHello as it came */
       int rc = wh_strbuf_append(&c->pend, c->hello, c->hello_len);
-      free(c->hello);
+      hello_put(c->w, c->hello);
       c->hello = NULL;
       c->hello_len = 0;
       if (rc < 0) {

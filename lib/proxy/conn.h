@@ -167,8 +167,9 @@ void wh_conn_check_deadlines(wh_conn *c, uint64_t now);
 void wh_conn_drain(wh_conn *c);
 /* immediate close */
 void wh_conn_abort(wh_conn *c);
-/* worker teardown: free the freelist */
+/* worker teardown: free the freelist, and the spare first-bytes buffers */
 void wh_conn_free_list(wh_worker *w);
+void wh_conn_free_spares(wh_worker *w);
 
 /* ---- called by upstream.c / tunnel.c ---- */
 void wh_conn_up_connected(wh_conn *c);

@@ -142,6 +142,7 @@ static void free_worker(wh_worker *w) {
   wh_snapshot_unref(w->current);
   wh_snapshot_unref(w->pending);
   wh_conn_free_list(w);
+  wh_conn_free_spares(w);
   wh_pool_free(&w->pool);
   for (size_t i = 0; i < w->nlisteners; i++)
     if (!w->listeners[i].open && w->listeners[i].fd >= 0 && !w->listeners[i].w)

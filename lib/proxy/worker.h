@@ -116,6 +116,8 @@ typedef struct wh_worker {
   char rbuf[WH_WORKER_RBUF];
   char tls_plain[WH_WORKER_TLS_BUF]; /* decrypted bytes, consumed before the next read */
   char tls_out[WH_WORKER_TLS_BUF];   /* small writes coalesced into one record */
+  char *spare_hello;                 /* lent to connections reading their first bytes */
+  struct wh_ch_reader *spare_chr;
 } wh_worker;
 
 struct wh_workers {

@@ -1,5 +1,6 @@
 #include "lib/tls/server.h"
 
+#include <arpa/inet.h>
 #include <openssl/rand.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -34,6 +35,7 @@ typedef struct watched_file {
 } watched_file;
 
 struct wh_tls_server {
+  bool ip_names; /* some certificate names an IP address: SNI-less lookups need it */
   watched_file *files;
   size_t nfiles;
   wh_tls_policy **pol; /* pol[0] is the default options */
@@ -480,6 +482,17 @@ wh_tls_server *wh_tls_server_build(const wh_static_config *stat, wh_runtime *rt)
   if (wh_cert_store_finish(s->store) < 0)
     goto oom_nofailed;
   s->ngroups = wh_cert_store_count(s->store);
+  for (size_t i = 0; i < s->ngroups && !s->ip_names; i++) {
+    const wh_cert_group *g = wh_cert_store_at(s->store, i);
+    const wh_cert *cs[2] = {g->rsa, g->ec};
+    for (int k = 0; k < 2; k++)
+      for (size_t j = 0; cs[k] && j < cs[k]->nnames; j++) {
+        unsigned char addr[16];
+        if (inet_pton(AF_INET, cs[k]->names[j], addr) == 1 ||
+            inet_pton(AF_INET6, cs[k]->names[j], addr) == 1)
+          s->ip_names = true;
+      }
+  }
   s->ctx = calloc(s->npol * (s->ngroups + 1), sizeof(*s->ctx));
   if (!s->ctx)
     goto oom_nofailed;
@@ -642,6 +655,10 @@ SSL_CTX *wh_tls_server_ctx(wh_tls_server *s, size_t ep_index, const char *sni, c
     return expected;
   }
   return ctx;
+}
+
+bool wh_tls_server_has_ip_names(const wh_tls_server *s) {
+  return s->ip_names;
 }
 
 const wh_cert_store *wh_tls_server_store(const wh_tls_server *s) {

@@ -42,6 +42,9 @@ SSL_CTX *wh_tls_server_ctx(wh_tls_server *s, size_t ep_index, const char *sni, c
 const wh_tls_policy *wh_tls_server_policy_for_host(const wh_tls_server *s, size_t ep_index,
                                                    const char *host);
 const wh_cert_store *wh_tls_server_store(const wh_tls_server *s);
+/* Whether a certificate names an IP address: only then does a handshake
+ * without SNI need the local address (saves a syscall per connection). */
+bool wh_tls_server_has_ip_names(const wh_tls_server *s);
 const wh_errlist *wh_tls_server_errors(const wh_tls_server *s);
 
 /* True when a certificate, key or CA file the build read (paths, not
