@@ -307,9 +307,24 @@ static void add_router_hosts(wh_tls_server *s, size_t epi, const wh_rt_elem *el,
   free(hosts);
 }
 
+/* The entry point index of name, or stat->entry_points.n. */
+static size_t ep_index(const wh_static_config *stat, const char *name) {
+  size_t i = 0;
+  for (; i < stat->entry_points.n; i++)
+    if (strcmp(stat->entry_points.keys[i], name) == 0)
+      break;
+  return i;
+}
+
+/* Two passes per router: its options on every entry point first, then its
+ * hosts, only when none disabled it. A router disabled on one entry point
+ * must not leave its hosts claimed on another, where they would conflict
+ * with a stricter router's options and drop the host to the default
+ * options (mTLS silently off, HARDENING 24). */
 static void map_routers(wh_tls_server *s, const wh_static_config *stat, wh_runtime *rt,
                         const failed_opts *failed, bool tcp) {
   wh_rt_list *l = &rt->elems[tcp ? WH_KIND_TCP_ROUTER : WH_KIND_HTTP_ROUTER];
+  int *pols = NULL;
   for (size_t i = 0; i < l->n; i++) {
     wh_rt_elem *el = l->v[i];
     if (el->status == WH_STATUS_DISABLED)
@@ -319,36 +334,38 @@ static void map_routers(wh_tls_server *s, const wh_static_config *stat, wh_runti
       if (!r->tls || r->tls->passthrough)
         continue; /* passthrough never sees the options */
     }
-    for (size_t e = 0; e < el->using.n; e++) {
-      size_t epi = 0;
-      const wh_entrypoint *ep = NULL;
-      for (; epi < stat->entry_points.n; epi++)
-        if (strcmp(stat->entry_points.keys[epi], el->using.v[e]) == 0) {
-          ep = stat->entry_points.vals[epi];
-          break;
-        }
-      if (!ep)
+    int *np = realloc(pols, (el->using.n ? el->using.n : 1) * sizeof(*np));
+    if (!np)
+      break;
+    pols = np;
+    for (size_t e = 0; e < el->using.n && el->status != WH_STATUS_DISABLED; e++) {
+      pols[e] = -1;
+      size_t epi = ep_index(stat, el->using.v[e]);
+      if (epi == stat->entry_points.n)
         continue;
-      bool is_tls = el->tls || (!tcp && ep->http.tls != NULL);
-      if (!is_tls)
+      const wh_entrypoint *ep = stat->entry_points.vals[epi];
+      if (!(el->tls || (!tcp && ep->http.tls != NULL)))
         continue;
       char *name = router_options(el, ep, tcp);
       if (!name)
         continue;
       const char *why = failed_reason(failed, name);
       int pol = policy_index(s, name);
-      if (why) {
+      if (why)
         wh_runtime_disable(el, "TLS options \"%s\" are invalid: %s", name, why);
-      } else if (pol < 0) {
+      else if (pol < 0)
         wh_runtime_disable(el, "unknown TLS options: %s", name);
-      } else {
-        add_router_hosts(s, epi, el, pol);
-      }
+      else
+        pols[e] = pol;
       free(name);
-      if (el->status == WH_STATUS_DISABLED)
-        break;
     }
+    if (el->status == WH_STATUS_DISABLED)
+      continue;
+    for (size_t e = 0; e < el->using.n; e++)
+      if (pols[e] >= 0)
+        add_router_hosts(s, ep_index(stat, el->using.v[e]), el, pols[e]);
   }
+  free(pols);
 }
 
 /* ---- certificates ---- */

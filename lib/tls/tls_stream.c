@@ -100,6 +100,8 @@ ssize_t wh_tls_stream_read(wh_tls_stream *t, char *buf, size_t cap) {
 int wh_tls_stream_write(wh_tls_stream *t, const void *data, size_t len) {
   if (t->failed)
     return WH_TLS_ERROR;
+  if (!t->established)
+    return WH_TLS_NOT_READY; /* nothing is sent in the clear, and t stays usable */
   while (len) {
     size_t put = 0;
     if (SSL_write_ex(t->ssl, data, len, &put) != 1)

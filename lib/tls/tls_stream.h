@@ -23,9 +23,10 @@ typedef struct wh_tls_stream {
 } wh_tls_stream;
 
 enum {
-  WH_TLS_AGAIN = 0,   /* nothing more until more bytes arrive */
-  WH_TLS_CLOSED = -1, /* the peer sent close_notify */
-  WH_TLS_ERROR = -2,  /* handshake or record failure: close the connection */
+  WH_TLS_AGAIN = 0,      /* nothing more until more bytes arrive */
+  WH_TLS_CLOSED = -1,    /* the peer sent close_notify */
+  WH_TLS_ERROR = -2,     /* handshake or record failure: close the connection */
+  WH_TLS_NOT_READY = -3, /* a write before the handshake finished */
 };
 
 /* Server side session on ctx (SSL_new takes its own reference on ctx, so the
@@ -42,8 +43,9 @@ int wh_tls_stream_feed(wh_tls_stream *t, const void *data, size_t len);
  * returns <= 0, flushing the output (wh_tls_stream_output) after each call:
  * the handshake and alerts produce bytes to send. */
 ssize_t wh_tls_stream_read(wh_tls_stream *t, char *buf, size_t cap);
-/* Encrypts len bytes (all of them: memory BIOs never block). 0 or
- * WH_TLS_ERROR. */
+/* Encrypts len bytes (all of them: memory BIOs never block). 0,
+ * WH_TLS_ERROR, or WH_TLS_NOT_READY before the handshake finished (write
+ * once established; nothing was queued). */
 int wh_tls_stream_write(wh_tls_stream *t, const void *data, size_t len);
 /* Queues close_notify. */
 void wh_tls_stream_shutdown(wh_tls_stream *t);

@@ -935,19 +935,14 @@ static void test_router_disabled_on_a_later_entry_point(void **state) {
   assert_true(has_error(&b->errors, "unknown TLS options: ghost@file"));
   assert_int_equal(router(&f, WH_KIND_HTTP_ROUTER, "c@file")->status, WH_STATUS_DISABLED);
   assert_int_equal(router(&f, WH_KIND_HTTP_ROUTER, "a@file")->status, WH_STATUS_ENABLED);
-  /* BUG (lib/tls/server.c map_routers): b added h.test -> modern@file on
-   * strictep before ghostep disabled it, so h.test is "claimed by routers
-   * with different options" and falls to the default options: the enabled
-   * mTLS router a is then served without client authentication (the SNI and
-   * the Host both map to "default", so no 421 either). Expected, once fixed:
-   *
-   *   const wh_tls_policy *pol = NULL;
-   *   assert_non_null(ctx_for(&f, "strictep", "h.test", NULL, &pol));
-   *   assert_string_equal(pol->name, "mtls@file");
-   *   assert_int_equal(pol->client_auth, WH_CLIENT_AUTH_REQUIRE_AND_VERIFY);
-   *   assert_string_equal(policy_name(&f, "strictep", "c.test"), "default");
-   *
-   * Today: "default", WH_CLIENT_AUTH_NONE, and c.test -> "modern@file". */
+  /* b is disabled, so its host claim on strictep does not count: h.test
+   * keeps the mTLS options of a (HARDENING 24), and c.test, claimed by the
+   * disabled c only, gets the default options. */
+  const wh_tls_policy *pol = NULL;
+  assert_non_null(ctx_for(&f, "strictep", "h.test", NULL, &pol));
+  assert_string_equal(pol->name, "mtls@file");
+  assert_int_equal(pol->client_auth, WH_CLIENT_AUTH_REQUIRE_AND_VERIFY);
+  assert_string_equal(policy_name(&f, "strictep", "c.test"), "default");
   done(&f);
 }
 
