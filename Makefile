@@ -8,7 +8,7 @@ SHELL := /bin/bash
 FORMAT_FILES = $(shell find cmd lib providers middleware tests -path tests/fuzz/corpus -prune \
                  -o -type f \( -name '*.c' -o -name '*.h' \) -print 2>/dev/null | sort)
 
-.PHONY: setup build run test fuzz bench bench-docker format format-check clean
+.PHONY: setup build run test fuzz bench bench-docker bench-tls format format-check clean
 
 setup:
 	scripts/setup.sh
@@ -28,6 +28,12 @@ fuzz:
 bench:
 	@if [ -f bench/run.sh ]; then bash bench/run.sh; \
 	else echo "bench: no benchmarks yet; they arrive with the data plane (bench/run.sh)"; fi
+
+# HTTPS keep-alive and full handshakes against nginx, SNI passthrough against HAProxy (about
+# two minutes; run after `make bench`, which rewrites bench/RESULTS.md).
+bench-tls: build
+	scripts/setup.sh --bench
+	WHARF_BIN=$${WHARF_BIN:-build/release/wharf} python3 bench/tls.py
 
 # Label change latency with 500 labelled containers on a private dockerd (about 10 minutes,
 # most of it creating the containers).

@@ -4,25 +4,93 @@
 #define WH_HTTP_EXCHANGE_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "lib/config/schema.h"
 #include "lib/http/request.h"
 
 enum { WH_MW_NEXT = 0, WH_MW_DONE = 1 };
 
+struct wh_runtime;
+
+/* An edit a middleware asks for on the response the rest of the chain will
+ * produce (the backend's, or a local answer of a later middleware or an
+ * internal service). Edits apply outermost last: the middleware listed first
+ * wraps the others, so its SET wins. */
+typedef enum {
+  WH_RESP_SET = 0, /* replace every value */
+  WH_RESP_DEL,     /* remove */
+  WH_RESP_APPEND,  /* add to a comma list ("Vary: Origin"), unless already listed */
+  WH_RESP_DEFAULT  /* set only when the response does not carry it */
+} wh_resp_op;
+
+typedef struct wh_resp_edit {
+  wh_resp_op op;
+  unsigned level;     /* which middleware of the chain asked (1 = outermost) */
+  char *name, *value; /* owned; value NULL for DEL */
+} wh_resp_edit;
+
+/* Called once when the exchange ends: status is the status sent to the
+ * client, 0 when the exchange was aborted before one was (client gone,
+ * backend failed mid-way). Loop thread of the worker that ran the exchange;
+ * arg belongs to the middleware. */
+typedef void (*wh_mw_end_fn)(void *arg, int status);
+
+typedef struct wh_mw_end {
+  wh_mw_end_fn fn;
+  void *arg;
+} wh_mw_end;
+
 typedef struct wh_mw_exchange {
-  const wh_http_req *req; /* borrowed, as received */
+  const wh_http_req *req; /* borrowed, as received; req->peer is the socket's peer */
   bool is_tls;            /* the client connection is TLS */
   char *path;             /* the canonical path the next handler sees; owned: a
                              middleware that rewrites it frees the old one */
-  wh_strmap set_headers;  /* request headers to set for the next handler; owned */
-  wh_http_resp *resp;     /* filled by a middleware that answers */
+  /* Request headers for the next handler; owned. A NULL value removes the
+   * header (customRequestHeaders with an empty value). */
+  wh_strmap set_headers;
+  wh_http_resp *resp; /* filled by a middleware that answers */
+  /* Set by the data plane before each hook: the middleware's qualified
+   * name ("ratelimit@file", state is keyed by it), the runtime (chain looks
+   * its members up there) and the provider that defined the middleware. */
+  const char *mw_name;
+  const char *mw_provider;
+  const struct wh_runtime *rt;
+  unsigned level; /* incremented for each middleware run */
+  /* rateLimit: wait this long before the next handler runs (the data plane
+   * parks the request on a timer; the largest delay asked wins). */
+  uint32_t delay_ms;
+  /* Response edits and end callbacks registered so far, in chain order. */
+  wh_resp_edit *edits;
+  size_t nedits;
+  wh_mw_end *ends;
+  size_t nends;
 } wh_mw_exchange;
 
-/* Sets (replaces) a request header for the next handler. Copies both. */
+/* Sets (replaces) a request header for the next handler; value NULL removes
+ * it. Copies both. 0 or WH_ENOMEM. */
 int wh_mw_exchange_set_header(wh_mw_exchange *x, const char *name, const char *value);
-/* Value a request header has for the next handler (set_headers first). */
+/* Value a request header has for the next handler (set_headers first; NULL
+ * when absent or removed). */
 const char *wh_mw_exchange_header(const wh_mw_exchange *x, const char *name);
+/* Registers a response edit (copies name and value). 0 or WH_ENOMEM. */
+int wh_mw_exchange_resp(wh_mw_exchange *x, wh_resp_op op, const char *name, const char *value);
+/* Registers a callback for the end of the exchange. 0 or WH_ENOMEM (then
+ * fn is not called: release what arg holds yourself). */
+int wh_mw_exchange_on_end(wh_mw_exchange *x, wh_mw_end_fn fn, void *arg);
+/* Runs the middlewares named (qualified) in order, as the router's chain
+ * does: WH_MW_DONE when one answered (or one cannot run: 500, fail closed). */
+int wh_mw_run_list(wh_mw_exchange *x, char *const *names, size_t n);
+/* Applies edits to a response's header list / to a local response: the
+ * innermost middleware's first, each middleware's in the order it made
+ * them, the outermost's last (so its SET wins, as wrapping handlers do). */
+struct wh_headers;
+void wh_resp_edits_apply(const wh_resp_edit *e, size_t n, struct wh_headers *h);
+void wh_resp_edits_apply_local(const wh_resp_edit *e, size_t n, wh_http_resp *r);
+void wh_resp_edits_free(wh_resp_edit *e, size_t n);
+/* Frees what x owns. End callbacks still registered run with status 0: the
+ * data plane takes edits and callbacks over (and clears them in x) when the
+ * exchange goes on past the middlewares. */
 void wh_mw_exchange_free(wh_mw_exchange *x);
 
 #endif

@@ -654,6 +654,8 @@ void wh_conn_client_drained(wh_conn *c) {
 static void send_local(wh_conn *c, wh_http_resp *resp) {
   if (c->req_body && !c->req_done)
     c->close_after = true; /* the rest of the body is not read */
+  wh_resp_edits_apply_local(c->edits, c->nedits, resp);
+  c->status = resp->status ? resp->status : 200;
   wh_resp_serialize(&c->out, resp, c->is_head, c->http_minor, c->close_after, wh_worker_date(c->w));
   uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.len);
   c->head_sent = true;
@@ -694,6 +696,17 @@ static void fail_and_close(wh_conn *c, int status) {
 /* ---- exchange lifecycle ---- */
 
 static void conn_reset_exchange(wh_conn *c) {
+  /* Middlewares' end callbacks run before the snapshot (their
+   * configuration lives there) is released. */
+  for (size_t i = 0; i < c->nends; i++)
+    c->ends[i].fn(c->ends[i].arg, c->resp_done ? c->status : 0);
+  free(c->ends);
+  c->ends = NULL;
+  c->nends = 0;
+  wh_resp_edits_free(c->edits, c->nedits);
+  c->edits = NULL;
+  c->nedits = 0;
+  c->status = 0;
   wh_snapshot_unref(c->snap);
   c->snap = NULL;
   free(c->host);
@@ -1398,23 +1411,18 @@ out:
 }
 
 static bool run_middlewares(wh_conn *c, const wh_rt_elem *router, wh_mw_exchange *x) {
-  for (size_t i = 0; i < router->middleware_refs.n; i++) {
-    const wh_rt_elem *m =
-        wh_runtime_find(c->snap->rt, WH_KIND_HTTP_MIDDLEWARE, router->middleware_refs.v[i]);
-    if (!m || !m->mw_type || m->status == WH_STATUS_DISABLED || !m->mw_type->on_request) {
-      /* Fail closed: a router is never served without its middlewares. */
-      static _Atomic bool logged;
-      if (m && m->mw_type && !m->mw_type->on_request && !atomic_exchange(&logged, true))
-        wh_log_error("router \"%s\": middleware \"%s\" (type %s) has no runtime in this build; "
-                     "answering 500",
-                     router->name, m->name, m->mw_type->name);
-      wh_resp_status_text(x->resp, 500);
-      return true;
-    }
-    if (m->mw_type->on_request(m->mw_cfg, x) == WH_MW_DONE)
-      return true;
-  }
-  return false;
+  x->rt = c->snap->rt;
+  bool done = wh_mw_run_list(x, router->middleware_refs.v, router->middleware_refs.n) != WH_MW_NEXT;
+  /* The response edits and end callbacks live as long as the exchange. */
+  c->edits = x->edits;
+  c->nedits = x->nedits;
+  c->ends = x->ends;
+  c->nends = x->nends;
+  x->edits = NULL;
+  x->nedits = 0;
+  x->ends = NULL;
+  x->nends = 0;
+  return done;
 }
 
 static int cb_headers_complete(llhttp_t *p) {
@@ -1673,8 +1681,12 @@ static void proxy_start(wh_conn *c, const wh_rt_elem *router, wh_mw_exchange *x,
     send_status(c, 500);
     return;
   }
-  for (size_t i = 0; i < x->set_headers.n; i++)
-    wh_headers_set(&c->hdrs, x->set_headers.keys[i], x->set_headers.vals[i]);
+  for (size_t i = 0; i < x->set_headers.n; i++) {
+    if (x->set_headers.vals[i])
+      wh_headers_set(&c->hdrs, x->set_headers.keys[i], x->set_headers.vals[i]);
+    else
+      wh_headers_remove(&c->hdrs, x->set_headers.keys[i]);
+  }
   wh_headers_remove(&c->hdrs, "Host");
 
   /* request line and head in one buffer */
@@ -1874,6 +1886,12 @@ int wh_conn_resp_head(wh_conn *c, wh_upstream *u) {
   wh_hop_by_hop_strip(&u->hdrs, false);
   if (c->resp_mode == WH_RESP_CHUNKED)
     wh_headers_remove(&u->hdrs, "Content-Length");
+  c->status = status;
+  if (c->nedits) {
+    wh_resp_edits_apply(c->edits, c->nedits, &u->hdrs);
+    /* framing stays the proxy's: an edit cannot touch it */
+    wh_hop_by_hop_strip(&u->hdrs, false);
+  }
   wh_strbuf_printf(o, "HTTP/1.1 %d %s\r\n", status, wh_http_status_reason(status));
   put_headers(o, &u->hdrs);
   if (!wh_headers_get(&u->hdrs, "Date"))

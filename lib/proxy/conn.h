@@ -114,7 +114,12 @@ typedef struct wh_conn {
   char *set_cookie; /* sticky Set-Cookie for the response, owned */
   wh_lb *lb;
   const wh_lb_server *server;
-  wh_strbuf up_head; /* upstream request head, kept for one retry */
+  wh_strbuf up_head;          /* upstream request head, kept for one retry */
+  int status;                 /* of the response sent (for the end callbacks) */
+  struct wh_resp_edit *edits; /* middlewares' response edits, outermost last; owned */
+  size_t nedits;
+  struct wh_mw_end *ends; /* middlewares' end-of-exchange callbacks; owned */
+  size_t nends;
   struct wh_upstream *up;
   wh_resp_mode resp_mode;
   bool resp_trailers_ok; /* client gets chunked: trailers can be relayed */
