@@ -16,9 +16,9 @@ fi
 packages=(
   build-essential cmake pkg-config clang clang-format
   libuv1-dev node-llhttp libssl-dev libcurl4-openssl-dev libcjson-dev libyaml-dev
-  libcmocka-dev libpcre2-dev
+  libcmocka-dev libpcre2-dev libcrypt-dev
   python3 python3-pytest python3-yaml python3-requests
-  curl openssl wrk
+  curl openssl wrk apache2-utils
   docker.io busybox-static docker-compose debootstrap
   "${bench[@]}"
   "$@"

@@ -60,6 +60,9 @@ typedef struct wh_mw_exchange {
   /* rateLimit: wait this long before the next handler runs (the data plane
    * parks the request on a timer; the largest delay asked wins). */
   uint32_t delay_ms;
+  /* retry: total attempts (0 = the data plane's default) and the initial
+   * backoff; the data plane retries network errors before any byte. */
+  uint32_t retry_attempts, retry_interval_ms;
   /* Response edits and end callbacks registered so far, in chain order. */
   wh_resp_edit *edits;
   size_t nedits;

@@ -229,6 +229,8 @@ int wh_io_write(uv_tcp_t *t, const uv_buf_t *bufs, unsigned n, wh_io_done_fn don
 /* ---- lifetime ---- */
 
 static void conn_reset_exchange(wh_conn *c);
+static void unpark(wh_conn *c);
+static void retry_cancel(wh_conn *c);
 static void parser_resume(wh_conn *c);
 static int send_up(wh_conn *c, const uv_buf_t *bufs, unsigned n);
 
@@ -696,6 +698,11 @@ static void fail_and_close(wh_conn *c, int status) {
 /* ---- exchange lifecycle ---- */
 
 static void conn_reset_exchange(wh_conn *c) {
+  unpark(c);
+  retry_cancel(c);
+  c->retry_left = 0;
+  c->retry_n = 0;
+  c->retry_ms = 0;
   /* Middlewares' end callbacks run before the snapshot (their
    * configuration lives there) is released. */
   for (size_t i = 0; i < c->nends; i++)
@@ -722,6 +729,10 @@ static void conn_reset_exchange(wh_conn *c) {
   c->up_deadline = c->wr_deadline = 0;
   c->up_kind = WH_UP_NONE;
   c->pend.len = 0;
+  /* Reading was paused for an upstream that never took the body (it
+   * failed while connecting): the next request must still be read. */
+  if (!c->tcp_mode && !c->tunnel)
+    c->bp_paused = false;
   c->err_status = 0;
   c->chunk_end_here = c->chunk_has_data = false;
   c->crlf_seen = 0;
@@ -1271,7 +1282,64 @@ static bool target_ok(const char *t, size_t n) {
 }
 
 static void proxy_start(wh_conn *c, const wh_rt_elem *router, wh_mw_exchange *x, const char *query);
+static void dial_server(wh_conn *c);
+static void retry_cancel(wh_conn *c);
+static bool retry_start(wh_conn *c);
 static bool run_middlewares(wh_conn *c, const wh_rt_elem *router, wh_mw_exchange *x);
+
+/* A request a middleware (rateLimit) asked to delay: the exchange waits on a
+ * timer, then goes to its service. Body bytes that arrive meanwhile wait in
+ * pend with reading paused, as while an upstream connects. */
+typedef struct wh_parked {
+  uv_timer_t timer;
+  wh_conn *c;
+  const wh_rt_elem *router; /* in c->snap, held by the exchange */
+  wh_mw_exchange x;
+  char *query;
+} wh_parked;
+
+static void parked_closed(uv_handle_t *h) {
+  wh_parked *p = h->data;
+  wh_mw_exchange_free(&p->x);
+  free(p->query);
+  free(p);
+}
+
+static void unpark(wh_conn *c) {
+  wh_parked *p = c->parked;
+  if (!p)
+    return;
+  c->parked = NULL;
+  uv_timer_stop(&p->timer);
+  uv_close((uv_handle_t *)&p->timer, parked_closed);
+}
+
+static void on_parked(uv_timer_t *t) {
+  wh_parked *p = t->data;
+  wh_conn *c = p->c;
+  c->parked = NULL;
+  if (!c->dead && !c->closing && c->in_msg && !c->resp_done)
+    proxy_start(c, p->router, &p->x, p->query);
+  uv_close((uv_handle_t *)&p->timer, parked_closed);
+}
+
+static void park(wh_conn *c, const wh_rt_elem *router, wh_mw_exchange *x, char **query) {
+  wh_parked *p = calloc(1, sizeof(*p));
+  if (!p || uv_timer_init(&c->w->loop, &p->timer) < 0) {
+    free(p);
+    proxy_start(c, router, x, *query); /* no memory to wait: serve now */
+    return;
+  }
+  p->timer.data = p;
+  p->c = c;
+  p->router = router;
+  p->x = *x;
+  memset(x, 0, sizeof(*x)); /* moved */
+  p->query = *query;
+  *query = NULL;
+  c->parked = p;
+  uv_timer_start(&p->timer, on_parked, p->x.delay_ms, 0);
+}
 
 static int build_req_views(wh_conn *c) {
   if (c->hdrs.n > c->hcap) {
@@ -1401,6 +1469,10 @@ static void dispatch(wh_conn *c, llhttp_t *p) {
     send_local(c, &resp);
     goto out;
   }
+  if (x.delay_ms) {
+    park(c, router, &x, &query);
+    goto out;
+  }
   proxy_start(c, router, &x, query);
 out:
   wh_http_resp_free(&resp);
@@ -1418,6 +1490,8 @@ static bool run_middlewares(wh_conn *c, const wh_rt_elem *router, wh_mw_exchange
   c->nedits = x->nedits;
   c->ends = x->ends;
   c->nends = x->nends;
+  c->retry_left = x->retry_attempts > 1 ? x->retry_attempts - 1 : 0;
+  c->retry_ms = x->retry_interval_ms;
   x->edits = NULL;
   x->nedits = 0;
   x->ends = NULL;
@@ -1681,11 +1755,18 @@ static void proxy_start(wh_conn *c, const wh_rt_elem *router, wh_mw_exchange *x,
     send_status(c, 500);
     return;
   }
+  /* A middleware's Host (headers.customRequestHeaders) replaces the client's,
+   * as Traefik's req.Host: the backend gets it when passHostHeader is on. */
+  const char *host_out = c->host;
   for (size_t i = 0; i < x->set_headers.n; i++) {
-    if (x->set_headers.vals[i])
+    if (strcasecmp(x->set_headers.keys[i], "Host") == 0) {
+      if (x->set_headers.vals[i] && *x->set_headers.vals[i])
+        host_out = x->set_headers.vals[i];
+    } else if (x->set_headers.vals[i]) {
       wh_headers_set(&c->hdrs, x->set_headers.keys[i], x->set_headers.vals[i]);
-    else
+    } else {
       wh_headers_remove(&c->hdrs, x->set_headers.keys[i]);
+    }
   }
   wh_headers_remove(&c->hdrs, "Host");
 
@@ -1713,7 +1794,7 @@ static void proxy_start(wh_conn *c, const wh_rt_elem *router, wh_mw_exchange *x,
     wh_strbuf_putc(o, '?');
     wh_strbuf_puts(o, query);
   }
-  wh_strbuf_printf(o, " HTTP/1.1\r\nHost: %s\r\n", pass_host ? c->host : c->server->hostport);
+  wh_strbuf_printf(o, " HTTP/1.1\r\nHost: %s\r\n", pass_host ? host_out : c->server->hostport);
   for (size_t i = 0; i < c->hdrs.n; i++) {
     const wh_header *f = &c->hdrs.v[i];
     wh_strbuf_append(o, f->name, f->name_len);
@@ -1728,10 +1809,17 @@ static void proxy_start(wh_conn *c, const wh_rt_elem *router, wh_mw_exchange *x,
     return;
   }
 
+  dial_server(c);
+}
+
+/* Sends the head in c->up_head to c->server: on a pooled connection, else
+ * on a new one (wh_conn_up_connected sends it). */
+static void dial_server(wh_conn *c) {
+  wh_worker *w = c->w;
   wh_upstream *u = wh_upstream_from_pool(w, c->server->hostport);
   if (u) {
     wh_upstream_begin(u, c, c->is_head);
-    uv_buf_t b = uv_buf_init(o->data, (unsigned)o->len);
+    uv_buf_t b = uv_buf_init(c->up_head.data, (unsigned)c->up_head.len);
     if (wh_upstream_write(u, &b, 1) < 0) {
       wh_upstream_close(u);
       c->up = NULL;
@@ -1746,6 +1834,67 @@ static void proxy_start(wh_conn *c, const wh_rt_elem *router, wh_mw_exchange *x,
     c->up_deadline = 0;
     send_status(c, 500);
   }
+}
+
+/* retry middleware: another attempt through the balancer, after the
+ * backoff (initialInterval doubling, at most twice the initial). */
+typedef struct wh_retry_wait {
+  uv_timer_t timer;
+  wh_conn *c;
+} wh_retry_wait;
+
+static void retry_wait_closed(uv_handle_t *h) {
+  free(h->data);
+}
+
+static void retry_cancel(wh_conn *c) {
+  if (!c->retry_wait)
+    return;
+  uv_timer_stop(&c->retry_wait->timer);
+  uv_close((uv_handle_t *)&c->retry_wait->timer, retry_wait_closed);
+  c->retry_wait = NULL;
+}
+
+static void retry_dial(wh_conn *c) {
+  const char *cookie = wh_headers_get(&c->hdrs, "Cookie");
+  free(c->set_cookie);
+  c->set_cookie = NULL;
+  c->server = wh_lb_pick(c->lb, c->w->index, cookie, &c->set_cookie);
+  if (!c->server) {
+    send_status(c, 503);
+    maybe_finish(c);
+    return;
+  }
+  dial_server(c);
+}
+
+static void on_retry_timer(uv_timer_t *t) {
+  wh_retry_wait *r = t->data;
+  wh_conn *c = r->c;
+  c->retry_wait = NULL;
+  uv_close((uv_handle_t *)&r->timer, retry_wait_closed);
+  if (!c->dead && !c->closing && c->in_msg && !c->head_sent)
+    retry_dial(c);
+}
+
+static bool retry_start(wh_conn *c) {
+  c->retry_left--;
+  c->retry_n++;
+  uint64_t d = c->retry_ms ? c->retry_ms << (c->retry_n > 1 ? 1 : 0) : 0;
+  if (!d) {
+    retry_dial(c);
+    return true;
+  }
+  wh_retry_wait *r = calloc(1, sizeof(*r));
+  if (!r || uv_timer_init(&c->w->loop, &r->timer) < 0) {
+    free(r);
+    return false;
+  }
+  r->timer.data = r;
+  r->c = c;
+  c->retry_wait = r;
+  uv_timer_start(&r->timer, on_retry_timer, d, 0);
+  return true;
 }
 
 void wh_conn_up_connected(wh_conn *c) {
@@ -1804,6 +1953,16 @@ void wh_conn_up_failed(wh_conn *c, int status, bool before_any_byte) {
     /* a response is streaming: the client must see it fail (HARDENING 32) */
     conn_destroy(c, true);
     return;
+  }
+  /* retry middleware: network errors (refused, reset, no answer) before
+   * anything was written to the client, and only when replaying cannot
+   * repeat a side effect. */
+  if (status == 502 && c->retry_left && idempotent(c->parser.method) &&
+      !c->req_body && c->lb) {
+    if (c->server)
+      wh_lb_report(c->lb, c->server, true);
+    if (retry_start(c))
+      return;
   }
   /* A pooled connection the backend closed before answering: once more on a
    * fresh one, only when replaying cannot repeat a side effect (HARDENING 35). */

@@ -118,7 +118,11 @@ typedef struct wh_conn {
   int status;                 /* of the response sent (for the end callbacks) */
   struct wh_resp_edit *edits; /* middlewares' response edits, outermost last; owned */
   size_t nedits;
-  struct wh_mw_end *ends; /* middlewares' end-of-exchange callbacks; owned */
+  struct wh_parked *parked;         /* a delayed request waiting for its timer; owned */
+  struct wh_retry_wait *retry_wait; /* retry backoff timer; owned */
+  unsigned retry_left, retry_n;     /* retry middleware: attempts left, made */
+  uint32_t retry_ms;                /* its initialInterval */
+  struct wh_mw_end *ends;           /* middlewares' end-of-exchange callbacks; owned */
   size_t nends;
   struct wh_upstream *up;
   wh_resp_mode resp_mode;
