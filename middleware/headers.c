@@ -135,11 +135,11 @@ static bool has_v2_redirect(const wh_mw_headers_conf *c) {
 
 /* Headers the data plane rebuilds for a peer outside forwardedHeaders.trustedIPs
  * (lib/http/forwarded.c). Traefik's middlewares see them after the entry point
- * has done so; the data plane does it only after the middlewares, and the
- * exchange does not say whether the peer is trusted. So their client-sent
- * values are never believed here (a spoofed X-Forwarded-Host must not pass
- * allowedHosts, a spoofed X-Forwarded-Proto must not count as HTTPS): they are
- * read as an untrusted peer's request would have them. */
+ * has done so; the data plane does it only after the middlewares. So, unless
+ * the peer is trusted (x->fwd_trusted), their client-sent values are not
+ * believed here (a spoofed X-Forwarded-Host must not pass allowedHosts, a
+ * spoofed X-Forwarded-Proto must not count as HTTPS): they are read as an
+ * untrusted peer's request would have them. */
 static const char *const fwd_managed[] = {
     "X-Forwarded-Proto",
     "X-Forwarded-For",
@@ -191,6 +191,8 @@ static const char *secure_view(const wh_mw_exchange *x, const char *name, char *
   for (size_t i = 0; i < x->set_headers.n; i++)
     if (strcasecmp(x->set_headers.keys[i], name) == 0)
       return x->set_headers.vals[i];
+  if (x->fwd_trusted)
+    return wh_http_req_header(x->req, name); /* a trusted proxy's word is kept */
   size_t k = 0;
   while (k < sizeof(fwd_managed) / sizeof(fwd_managed[0]) && !name_eq_fwd(fwd_managed[k], name))
     k++;

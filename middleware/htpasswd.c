@@ -143,8 +143,7 @@ static bool verify_sha(const char *hash, const char *password) {
 
 /* setting is the stored hash (crypt reads its salt and cost from it). The
  * result is compared from offset skip on. */
-static bool verify_crypt(const char *setting, const char *hash, size_t skip,
-                         const char *password) {
+static bool verify_crypt(const char *setting, const char *hash, size_t skip, const char *password) {
   /* 32 KiB: heap rather than a worker's stack */
   struct crypt_data *cd = calloc(1, sizeof *cd);
   if (!cd)
@@ -336,8 +335,8 @@ static bool same_identity(const cache_ent *e, const struct stat *st) {
 
 static void ent_set_error(cache_ent *e, int err) {
   if (e->err != err)
-    wh_log_error("basicAuth/digestAuth usersFile \"%s\": %s; every request answered 500",
-                 e->path, strerror(-err));
+    wh_log_error("basicAuth/digestAuth usersFile \"%s\": %s; every request answered 500", e->path,
+                 strerror(-err));
   e->err = err;
   wh_htpasswd_file_release(e->file);
   e->file = NULL;

@@ -16,9 +16,9 @@ fi
 packages=(
   build-essential cmake pkg-config clang clang-format
   libuv1-dev node-llhttp libssl-dev libcurl4-openssl-dev libcjson-dev libyaml-dev
-  libcmocka-dev libpcre2-dev libcrypt-dev
+  libcmocka-dev libpcre2-dev libcrypt-dev zlib1g-dev libbrotli-dev libzstd-dev
   python3 python3-pytest python3-yaml python3-requests
-  curl openssl wrk apache2-utils
+  curl openssl wrk apache2-utils brotli zstd
   docker.io busybox-static docker-compose debootstrap
   "${bench[@]}"
   "$@"

@@ -22,6 +22,10 @@ static int reserve(wh_strbuf *b, size_t extra) {
   return WH_OK;
 }
 
+int wh_strbuf_reserve(wh_strbuf *b, size_t extra) {
+  return reserve(b, extra);
+}
+
 int wh_strbuf_append(wh_strbuf *b, const char *s, size_t n) {
   if (reserve(b, n) != WH_OK)
     return WH_ENOMEM;

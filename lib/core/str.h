@@ -13,6 +13,9 @@ typedef struct wh_strbuf {
 } wh_strbuf;
 
 int wh_strbuf_append(wh_strbuf *b, const char *s, size_t n);
+/* Makes room for extra more bytes (and the terminating NUL) after len, for
+ * a writer that fills data + len itself and then advances len. */
+int wh_strbuf_reserve(wh_strbuf *b, size_t extra);
 int wh_strbuf_puts(wh_strbuf *b, const char *s);
 int wh_strbuf_putc(wh_strbuf *b, char c);
 int wh_strbuf_printf(wh_strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -44,6 +44,8 @@ typedef struct wh_mw_end {
 typedef struct wh_mw_exchange {
   const wh_http_req *req; /* borrowed, as received; req->peer is the socket's peer */
   bool is_tls;            /* the client connection is TLS */
+  bool fwd_trusted;       /* the peer is in forwardedHeaders.trustedIPs (or insecure): its
+                             X-Forwarded-* headers are believed */
   char *path;             /* the canonical path the next handler sees; owned: a
                              middleware that rewrites it frees the old one */
   /* Request headers for the next handler; owned. A NULL value removes the
@@ -63,6 +65,12 @@ typedef struct wh_mw_exchange {
   /* retry: total attempts (0 = the data plane's default) and the initial
    * backoff; the data plane retries network errors before any byte. */
   uint32_t retry_attempts, retry_interval_ms;
+  /* compress: the encoding negotiated from Accept-Encoding (a
+   * wh_encoding, 0 = none) and the response rules, borrowed from the
+   * middleware's configuration (which the exchange's snapshot keeps). */
+  int compress_enc;
+  int64_t compress_min_bytes;
+  const wh_strlist *compress_include, *compress_exclude;
   /* Response edits and end callbacks registered so far, in chain order. */
   wh_resp_edit *edits;
   size_t nedits;

@@ -10,6 +10,7 @@
 
 #include "lib/core/err.h"
 #include "lib/core/log.h"
+#include "lib/http/compressor.h"
 #include "lib/http/exchange.h"
 #include "lib/http/forwarded.h"
 #include "lib/http/path.h"
@@ -700,6 +701,10 @@ static void fail_and_close(wh_conn *c, int status) {
 static void conn_reset_exchange(wh_conn *c) {
   unpark(c);
   retry_cancel(c);
+  wh_compressor_free(c->cz);
+  c->cz = NULL;
+  c->cz_enc = 0;
+  wh_strbuf_free(&c->czbuf); /* an idle connection keeps no exchange buffer */
   c->retry_left = 0;
   c->retry_n = 0;
   c->retry_ms = 0;
@@ -1429,6 +1434,9 @@ static void dispatch(wh_conn *c, llhttp_t *p) {
   x.req = &req;
   x.resp = &resp;
   x.is_tls = c->tls != NULL;
+  x.fwd_trusted =
+      c->ep->insecure ||
+      (c->ep->trusted && wh_ipset_contains(c->ep->trusted, (struct sockaddr *)&c->peer));
 
   c->snap = wh_snapshot_ref(c->w->current);
   if (c->tls && c->snap && c->snap->tls && c->tls_pol) {
@@ -1492,6 +1500,10 @@ static bool run_middlewares(wh_conn *c, const wh_rt_elem *router, wh_mw_exchange
   c->nends = x->nends;
   c->retry_left = x->retry_attempts > 1 ? x->retry_attempts - 1 : 0;
   c->retry_ms = x->retry_interval_ms;
+  c->cz_enc = x->compress_enc;
+  c->cz_min = x->compress_min_bytes;
+  c->cz_include = x->compress_include;
+  c->cz_exclude = x->compress_exclude;
   x->edits = NULL;
   x->nedits = 0;
   x->ends = NULL;
@@ -1957,8 +1969,7 @@ void wh_conn_up_failed(wh_conn *c, int status, bool before_any_byte) {
   /* retry middleware: network errors (refused, reset, no answer) before
    * anything was written to the client, and only when replaying cannot
    * repeat a side effect. */
-  if (status == 502 && c->retry_left && idempotent(c->parser.method) &&
-      !c->req_body && c->lb) {
+  if (status == 502 && c->retry_left && idempotent(c->parser.method) && !c->req_body && c->lb) {
     if (c->server)
       wh_lb_report(c->lb, c->server, true);
     if (retry_start(c))
@@ -1997,6 +2008,48 @@ static void put_headers(wh_strbuf *o, const wh_headers *hs) {
     wh_strbuf_append(o, f->value, f->value_len);
     wh_strbuf_puts(o, "\r\n");
   }
+}
+
+/* "type/sub; charset=x" matches an entry "type/sub" (case-insensitive,
+ * parameters ignored). */
+static bool media_in(const char *ct, const wh_strlist *l) {
+  size_t n = strcspn(ct, ";");
+  while (n && ct[n - 1] == ' ')
+    n--;
+  for (size_t i = 0; l && i < l->n; i++) {
+    const char *e = l->v[i];
+    size_t en = strcspn(e, ";");
+    if (en == n && strncasecmp(ct, e, n) == 0)
+      return true;
+  }
+  return false;
+}
+
+/* The response qualifies for the compress middleware (TRAEFIK-COMPAT §4):
+ * a 2xx-5xx body not already encoded, of an allowed type (gRPC never), at
+ * least minResponseBodyBytes when its length is known. A body of unknown
+ * length is compressed: waiting for minResponseBodyBytes would hold back
+ * what the backend streams. */
+static bool compress_wanted(const wh_conn *c, const wh_upstream *u, int status) {
+  if (status < 200 || c->upgrade_ws || c->upgrade_other)
+    return false;
+  const char *ce = wh_headers_get(&u->hdrs, "Content-Encoding");
+  if (ce && *ce && strcasecmp(ce, "identity") != 0)
+    return false;
+  if (wh_headers_get(&u->hdrs, "Content-Range"))
+    return false;
+  const char *ct = wh_headers_get(&u->hdrs, "Content-Type");
+  if (ct && strncasecmp(ct, "application/grpc", 16) == 0)
+    return false;
+  if (c->cz_include && c->cz_include->n) {
+    if (!ct || !media_in(ct, c->cz_include))
+      return false;
+  } else if (ct && media_in(ct, c->cz_exclude)) {
+    return false;
+  }
+  if (c->resp_mode == WH_RESP_CL && (int64_t)u->parser.content_length < c->cz_min)
+    return false;
+  return true;
 }
 
 int wh_conn_resp_head(wh_conn *c, wh_upstream *u) {
@@ -2046,10 +2099,37 @@ int wh_conn_resp_head(wh_conn *c, wh_upstream *u) {
   if (c->resp_mode == WH_RESP_CHUNKED)
     wh_headers_remove(&u->hdrs, "Content-Length");
   c->status = status;
+  if (c->cz_enc && !no_body && compress_wanted(c, u, status)) {
+    c->cz = wh_compressor_new((wh_encoding)c->cz_enc);
+    if (c->cz) {
+      wh_headers_remove(&u->hdrs, "Content-Length");
+      wh_headers_set(&u->hdrs, "Content-Encoding", wh_encoding_name((wh_encoding)c->cz_enc));
+      if (c->resp_mode == WH_RESP_CL)
+        c->resp_mode = c->http_minor >= 1 ? WH_RESP_CHUNKED : WH_RESP_RAW;
+      if (c->resp_mode == WH_RESP_RAW)
+        c->close_after = true;
+    }
+  }
+  if (c->cz_enc && !no_body) {
+    /* the answer depends on Accept-Encoding whether compressed or not */
+    const char *vary = wh_headers_get(&u->hdrs, "Vary");
+    if (!vary || !strcasestr(vary, "Accept-Encoding")) {
+      char *v = vary && *vary ? wh_asprintf("%s, Accept-Encoding", vary) : NULL;
+      wh_headers_set(&u->hdrs, "Vary", v ? v : "Accept-Encoding");
+      free(v);
+    }
+  }
   if (c->nedits) {
+    const char *cl = c->resp_mode == WH_RESP_CL ? wh_headers_get(&u->hdrs, "Content-Length") : NULL;
+    char *keep = cl ? wh_strdup(cl) : NULL;
     wh_resp_edits_apply(c->edits, c->nedits, &u->hdrs);
     /* framing stays the proxy's: an edit cannot touch it */
     wh_hop_by_hop_strip(&u->hdrs, false);
+    if (keep)
+      wh_headers_set(&u->hdrs, "Content-Length", keep);
+    else
+      wh_headers_remove(&u->hdrs, "Content-Length");
+    free(keep);
   }
   wh_strbuf_printf(o, "HTTP/1.1 %d %s\r\n", status, wh_http_status_reason(status));
   put_headers(o, &u->hdrs);
@@ -2085,6 +2165,15 @@ int wh_conn_resp_body(wh_conn *c, const char *at, size_t len) {
     return -1;
   if (c->resp_mode == WH_RESP_NONE)
     return 0;
+  if (c->cz) {
+    c->czbuf.len = 0;
+    if (wh_compressor_write(c->cz, at, len, &c->czbuf) < 0)
+      return -1;
+    if (c->czbuf.len == 0)
+      return 0;
+    at = c->czbuf.data;
+    len = c->czbuf.len;
+  }
   uv_buf_t b[4];
   unsigned n = 0;
   if (c->head_pending) {
@@ -2104,6 +2193,20 @@ int wh_conn_resp_body(wh_conn *c, const char *at, size_t len) {
 }
 
 void wh_conn_resp_done(wh_conn *c, wh_upstream *u) {
+  if (c->cz) {
+    /* the end of the encoded stream, as one last chunk (or raw bytes) */
+    wh_compressor *z = c->cz;
+    c->cz = NULL;
+    wh_strbuf tail = {0};
+    int rc = wh_compressor_finish(z, &tail);
+    wh_compressor_free(z);
+    if (rc < 0 || (tail.len && wh_conn_resp_body(c, tail.data, tail.len) < 0)) {
+      wh_strbuf_free(&tail);
+      conn_destroy(c, true);
+      return;
+    }
+    wh_strbuf_free(&tail);
+  }
   if (c->resp_mode == WH_RESP_CHUNKED) {
     wh_strbuf *o = &c->out;
     if (!c->head_pending)

@@ -122,7 +122,14 @@ typedef struct wh_conn {
   struct wh_retry_wait *retry_wait; /* retry backoff timer; owned */
   unsigned retry_left, retry_n;     /* retry middleware: attempts left, made */
   uint32_t retry_ms;                /* its initialInterval */
-  struct wh_mw_end *ends;           /* middlewares' end-of-exchange callbacks; owned */
+  /* compress middleware: what the request negotiated, and the encoder once
+   * the response qualified */
+  int cz_enc;
+  int64_t cz_min;
+  const wh_strlist *cz_include, *cz_exclude;
+  struct wh_compressor *cz;
+  wh_strbuf czbuf;
+  struct wh_mw_end *ends; /* middlewares' end-of-exchange callbacks; owned */
   size_t nends;
   struct wh_upstream *up;
   wh_resp_mode resp_mode;
