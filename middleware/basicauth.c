@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uv.h>
 
 #include "lib/core/log.h"
 #include "lib/core/str.h"
@@ -174,6 +175,59 @@ static int answer_401(wh_mw_exchange *x, const char *realm) {
   return WH_MW_DONE;
 }
 
+/* A wrong user costs a verification against another entry's hash. */
+static bool verify_now(const char *hash, const char *dummy, const char *password) {
+  if (hash)
+    return wh_htpasswd_verify(hash, password);
+  if (dummy)
+    (void)wh_htpasswd_verify(dummy, password);
+  return false;
+}
+
+/* The answer once the password is checked. */
+static int conclude(const wh_mw_basicauth_conf *c, wh_mw_exchange *x, const char *mw, bool ok,
+                    const creds *cr) {
+  if (!ok) {
+    wh_log_debug("middleware \"%s\": authentication failed", mw);
+    return answer_401(x, c->realm);
+  }
+  if (c->header_field && *c->header_field &&
+      wh_mw_exchange_set_header(x, c->header_field, cr->user) != 0)
+    return answer_500(x);
+  if (c->remove_header && wh_mw_exchange_set_header(x, "Authorization", NULL) != 0)
+    return answer_500(x);
+  return WH_MW_NEXT;
+}
+
+/* A bcrypt verification on the thread pool. The configuration (c, hash,
+ * dummy) lives in the snapshot the suspended exchange holds; f is a
+ * reference on the users file released here. */
+typedef struct job {
+  uv_work_t work;
+  wh_mw_async *a;
+  const wh_mw_basicauth_conf *c;
+  wh_htpasswd_file *f;
+  creds cr;
+  const char *hash, *dummy, *mw;
+  bool ok;
+} job;
+
+static void verify_work(uv_work_t *w) {
+  job *j = w->data;
+  j->ok = verify_now(j->hash, j->dummy, j->cr.password);
+}
+
+static void verify_done(uv_work_t *w, int status) {
+  job *j = w->data;
+  wh_mw_exchange *x = j->a->x;
+  int rc = status == 0 ? conclude(j->c, x, j->mw, j->ok, &j->cr) : answer_500(x);
+  creds_free(&j->cr);
+  wh_htpasswd_file_release(j->f);
+  wh_mw_async *a = j->a;
+  free(j);
+  wh_mw_async_done(a, rc);
+}
+
 /* Users come from usersFile's lines followed by the users option, the
  * later entry of a name winning (Traefik's getUsers). A usersFile that cannot
  * be read, or that holds a malformed line, fails closed with 500 for every
@@ -205,34 +259,42 @@ static int basicauth_on_request(const void *cfg, wh_mw_exchange *x) {
 
   creds cr;
   bool ok = parse_basic(wh_mw_exchange_header(x, "Authorization"), &cr);
+  const char *hash = NULL, *dummy = NULL;
   if (ok) {
-    const char *hash = find_hash(c->users.v, c->users.n, cr.user, cr.user_len);
+    hash = find_hash(c->users.v, c->users.n, cr.user, cr.user_len);
     if (!hash)
       hash = find_hash(fv, fn, cr.user, cr.user_len);
-    if (hash) {
-      ok = wh_htpasswd_verify(hash, cr.password);
-    } else {
-      const char *dummy = first_supported(c->users.v, c->users.n);
+    if (!hash) {
+      dummy = first_supported(c->users.v, c->users.n);
       if (!dummy)
         dummy = first_supported(fv, fn);
-      if (dummy)
-        (void)wh_htpasswd_verify(dummy, cr.password);
-      ok = false;
+    }
+    /* bcrypt costs tens of milliseconds: off the worker loop, on libuv's
+     * thread pool, so the worker's other connections are not held up */
+    const char *h = hash ? hash : dummy;
+    if (h && wh_htpasswd_kind_of(h) == WH_HTPASSWD_BCRYPT) {
+      job *j = calloc(1, sizeof(*j));
+      wh_mw_async *a = j ? wh_mw_exchange_suspend(x) : NULL;
+      if (a) {
+        j->a = a;
+        j->c = c;
+        j->f = f;
+        j->cr = cr;
+        j->hash = hash;
+        j->dummy = dummy;
+        j->mw = mw;
+        j->work.data = j;
+        if (uv_queue_work(a->loop, &j->work, verify_work, verify_done) == 0)
+          return WH_MW_ASYNC;
+        /* no thread pool: verify here after all (the data plane drops a
+         * suspension the hook did not return WH_MW_ASYNC for) */
+        cr = j->cr;
+      }
+      free(j);
     }
   }
-  int rc;
-  if (!ok) {
-    wh_log_debug("middleware \"%s\": authentication failed", mw);
-    rc = answer_401(x, c->realm);
-  } else {
-    rc = WH_MW_NEXT;
-    if (c->header_field && *c->header_field &&
-        wh_mw_exchange_set_header(x, c->header_field, cr.user) != 0)
-      rc = answer_500(x);
-    if (rc == WH_MW_NEXT && c->remove_header &&
-        wh_mw_exchange_set_header(x, "Authorization", NULL) != 0)
-      rc = answer_500(x);
-  }
+  ok = ok && verify_now(hash, dummy, cr.password);
+  int rc = conclude(c, x, mw, ok, &cr);
   creds_free(&cr);
   wh_htpasswd_file_release(f);
   return rc;

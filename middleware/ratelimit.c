@@ -80,9 +80,9 @@ typedef struct rl_shard {
 typedef struct rl_state {
   wh_mw_state base;
   wh_mw_source_spec src;
-  double rate, burst;    /* tokens per second, capacity */
-  int64_t max_delay_ns;  /* longest wait served as a delay rather than a 429 */
-  int64_t ttl_ns;        /* idle time after which a source is forgotten */
+  double rate, burst;   /* tokens per second, capacity */
+  int64_t max_delay_ns; /* longest wait served as a delay rather than a 429 */
+  int64_t ttl_ns;       /* idle time after which a source is forgotten */
   rl_shard shards[RL_SHARDS];
 } rl_state;
 
@@ -151,7 +151,9 @@ static wh_mw_state *rl_create(const void *ctx) {
   const char *bad = NULL;
   int rc = wh_mw_source_spec_init(&s->src, c->source_criterion, &bad);
   if (rc < 0) {
-    if (bad)
+    /* Validation rejects such entries first; log once, not per request. */
+    static atomic_bool logged;
+    if (bad && !atomic_exchange(&logged, true))
       wh_log_error("rateLimit: sourceCriterion.ipStrategy.excludedIPs: invalid entry \"%s\"", bad);
     free(s);
     return NULL;
@@ -217,7 +219,7 @@ static int64_t rl_reserve(rl_state *s, const char *key, size_t klen, int64_t now
     }
   }
   if (now > b->last_ns) {
-    double t = b->tokens + (double)(now - b->last_ns) * 1e-9 * s->rate;
+    double t = b->tokens + (double)(now - b->last_ns) / 1e9 * s->rate;
     b->tokens = t > s->burst ? s->burst : t;
     b->last_ns = now;
   }
@@ -225,8 +227,6 @@ static int64_t rl_reserve(rl_state *s, const char *key, size_t klen, int64_t now
   if (b->tokens < 1) {
     /* Go: time.Duration(1e9 * tokens / rate), truncated */
     wait = (int64_t)(1e9 * ((1 - b->tokens) / s->rate));
-    if (wait < 1)
-      wait = 1;
   }
   if (wait <= s->max_delay_ns)
     b->tokens -= 1;

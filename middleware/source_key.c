@@ -103,7 +103,49 @@ static const char *host_of(const wh_mw_exchange *x) {
   return x->req->host;
 }
 
+/* X-Forwarded-For as Traefik's middlewares see it: the entry point has
+ * already deleted it for a peer outside forwardedHeaders.trustedIPs and
+ * joined a trusted peer's several lines with ", " (forwardedheaders
+ * rewrite). wharf's data plane does that only after the middlewares, so it
+ * is done here; a value a middleware set (customRequestHeaders) wins. The
+ * joined text goes to tmp when there are several lines. */
+static const char *xff_view(const wh_mw_exchange *x, wh_strbuf *tmp, bool *oom) {
+  for (size_t i = 0; i < x->set_headers.n; i++)
+    if (strcasecmp(x->set_headers.keys[i], "X-Forwarded-For") == 0)
+      return x->set_headers.vals[i] ? x->set_headers.vals[i] : "";
+  if (!x->fwd_trusted)
+    return ""; /* HARDENING 19: an untrusted client's header says nothing */
+  const char *first = NULL;
+  size_t lines = 0;
+  for (size_t i = 0; i < x->req->nheaders; i++) {
+    if (strcasecmp(x->req->hdr_names[i], "X-Forwarded-For") != 0)
+      continue;
+    if (lines++ == 0) {
+      first = x->req->hdr_values[i];
+      continue;
+    }
+    if ((lines == 2 && wh_strbuf_puts(tmp, first) < 0) || wh_strbuf_puts(tmp, ", ") < 0 ||
+        wh_strbuf_puts(tmp, x->req->hdr_values[i]) < 0) {
+      *oom = true;
+      return "";
+    }
+  }
+  if (lines > 1)
+    return wh_strbuf_cstr(tmp);
+  return first ? first : "";
+}
+
+static int source_xff(const wh_mw_source_spec *s, const char *xff, wh_strbuf *out);
+
 int wh_mw_source_get(const wh_mw_source_spec *s, const wh_mw_exchange *x, wh_strbuf *out) {
+  if (s->kind == WH_MW_SRC_DEPTH || s->kind == WH_MW_SRC_POOL) {
+    wh_strbuf tmp = {0};
+    bool oom = false;
+    const char *xff = xff_view(x, &tmp, &oom);
+    int rc = oom ? WH_ENOMEM : source_xff(s, xff, out);
+    wh_strbuf_free(&tmp);
+    return rc;
+  }
   /* wh_strbuf_append(out, "", 0) still allocates, so that an empty source
    * is a valid empty string rather than a NULL buffer. */
   switch (s->kind) {
@@ -112,10 +154,24 @@ int wh_mw_source_get(const wh_mw_source_spec *s, const wh_mw_exchange *x, wh_str
     wh_addr_ip_string((const struct sockaddr *)&x->req->peer, ip, sizeof ip);
     return put_ip(out, ip, strlen(ip), s->ipv6_subnet);
   }
-  case WH_MW_SRC_DEPTH: {
-    const char *xff = wh_mw_exchange_header(x, "X-Forwarded-For");
-    if (!xff)
-      xff = "";
+  case WH_MW_SRC_DEPTH:
+  case WH_MW_SRC_POOL:
+    break; /* handled above */
+  case WH_MW_SRC_HEADER: {
+    const char *v = wh_mw_exchange_header(x, s->header);
+    return wh_strbuf_puts(out, v ? v : "");
+  }
+  case WH_MW_SRC_HOST: {
+    const char *h = host_of(x);
+    return wh_strbuf_puts(out, h ? h : "");
+  }
+  }
+  return WH_EINVAL;
+}
+
+/* Traefik's DepthStrategy and PoolStrategy over the X-Forwarded-For text. */
+static int source_xff(const wh_mw_source_spec *s, const char *xff, wh_strbuf *out) {
+  if (s->kind == WH_MW_SRC_DEPTH) {
     int64_t n = 1;
     for (const char *p = xff; *p; p++)
       n += *p == ',';
@@ -133,44 +189,30 @@ int wh_mw_source_get(const wh_mw_source_spec *s, const wh_mw_exchange *x, wh_str
     trim(&b, &e);
     return put_ip(out, b, (size_t)(e - b), s->ipv6_subnet);
   }
-  case WH_MW_SRC_POOL: {
-    const char *xff = wh_mw_exchange_header(x, "X-Forwarded-For");
-    if (!xff)
-      xff = "";
-    for (const char *end = xff + strlen(xff);;) {
-      const char *b = end;
-      while (b > xff && b[-1] != ',')
-        b--;
-      const char *ib = b, *ie = end;
-      trim(&ib, &ie);
-      if (ie > ib) {
-        char ip[INET6_ADDRSTRLEN + 64];
-        size_t len = (size_t)(ie - ib);
-        bool excluded = false;
-        if (len < sizeof ip) {
-          memcpy(ip, ib, len);
-          ip[len] = '\0';
-          excluded = wh_ipset_contains_str(s->exclude, ip);
-        }
-        if (!excluded)
-          return wh_strbuf_append(out, ib, len);
+  /* the rightmost entry outside the pool */
+  for (const char *end = xff + strlen(xff);;) {
+    const char *b = end;
+    while (b > xff && b[-1] != ',')
+      b--;
+    const char *ib = b, *ie = end;
+    trim(&ib, &ie);
+    if (ie > ib) {
+      char ip[INET6_ADDRSTRLEN + 64];
+      size_t len = (size_t)(ie - ib);
+      bool excluded = false;
+      if (len < sizeof ip) {
+        memcpy(ip, ib, len);
+        ip[len] = '\0';
+        excluded = wh_ipset_contains_str(s->exclude, ip);
       }
-      if (b == xff)
-        break;
-      end = b - 1;
+      if (!excluded)
+        return wh_strbuf_append(out, ib, len);
     }
-    return wh_strbuf_append(out, "", 0);
+    if (b == xff)
+      break;
+    end = b - 1;
   }
-  case WH_MW_SRC_HEADER: {
-    const char *v = wh_mw_exchange_header(x, s->header);
-    return wh_strbuf_puts(out, v ? v : "");
-  }
-  case WH_MW_SRC_HOST: {
-    const char *h = host_of(x);
-    return wh_strbuf_puts(out, h ? h : "");
-  }
-  }
-  return WH_EINVAL;
+  return wh_strbuf_append(out, "", 0);
 }
 
 /* ---- fingerprints and hashing ---- */
@@ -425,7 +467,8 @@ wh_mw_state *wh_mw_state_get(const wh_mw_state_ops *ops, const char *name, uint6
                              wh_mw_state_create_fn create, const void *ctx) {
   int64_t now = wh_mw_clock_ns();
   int64_t last = atomic_load(&reg_last_sweep);
-  if (now - last >= REG_SWEEP_EVERY_NS && atomic_compare_exchange_strong(&reg_last_sweep, &last, now))
+  if (now - last >= REG_SWEEP_EVERY_NS &&
+      atomic_compare_exchange_strong(&reg_last_sweep, &last, now))
     wh_mw_state_sweep();
   uint64_t h = reg_hash(ops, name, fp);
   pthread_rwlock_rdlock(&reg_lock);

@@ -45,14 +45,15 @@ typedef struct wh_mw_source_spec {
 /* c NULL (or with no kind set) selects the remote IP. Returns 0, WH_ENOMEM,
  * or WH_EINVAL when an excludedIPs entry does not parse (*bad then names it,
  * borrowed from c). On error s holds nothing to free. */
-int wh_mw_source_spec_init(wh_mw_source_spec *s, const wh_mw_source_criterion *c,
-                           const char **bad);
+int wh_mw_source_spec_init(wh_mw_source_spec *s, const wh_mw_source_criterion *c, const char **bad);
 void wh_mw_source_spec_free(wh_mw_source_spec *s);
 
 /* Appends the request's source to out (which the caller owns): an IP as
  * text, a header value, the Host, or "" when the criterion finds nothing
  * (Traefik groups all such requests together). Headers are read as the next
- * handler will see them. 0 or WH_ENOMEM. */
+ * handler will see them; X-Forwarded-For as Traefik's entry point leaves it:
+ * absent unless x->fwd_trusted (or a middleware set it), several lines
+ * joined. 0 or WH_ENOMEM. */
 int wh_mw_source_get(const wh_mw_source_spec *s, const wh_mw_exchange *x, wh_strbuf *out);
 
 /* Folds the criterion's options into a fingerprint (see wh_mw_fp_*). */

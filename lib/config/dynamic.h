@@ -378,6 +378,9 @@ typedef struct wh_mw_type {
    * WH_MW_DONE when the middleware answered. NULL while the type has no
    * runtime yet: a router using it then fails closed (500, logged). */
   int (*on_request)(const void *cfg, struct wh_mw_exchange *x);
+  /* chain: the (unqualified) names of the members, which the data plane
+   * runs in its place; NULL for every other type. */
+  const wh_strlist *(*members)(const void *cfg);
   /* TCP connection hook (TCP types): WH_MW_NEXT (0) accepts, WH_MW_DONE (1)
    * closes the connection. name is the middleware's qualified name. A type
    * that counts connections returns a token in *hold, handed back to

@@ -76,6 +76,14 @@ int wh_mw_exchange_on_end(wh_mw_exchange *x, wh_mw_end_fn fn, void *arg) {
   return 0;
 }
 
+wh_mw_async *wh_mw_exchange_suspend(wh_mw_exchange *x) {
+  return x->suspend ? x->suspend(x->suspend_ctx) : NULL;
+}
+
+void wh_mw_async_done(wh_mw_async *a, int rc) {
+  a->done(a, rc);
+}
+
 int wh_mw_run_list(wh_mw_exchange *x, char *const *names, size_t n) {
   const char *saved_name = x->mw_name, *saved_provider = x->mw_provider;
   int rc = WH_MW_NEXT;

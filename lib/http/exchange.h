@@ -9,7 +9,23 @@
 #include "lib/config/schema.h"
 #include "lib/http/request.h"
 
-enum { WH_MW_NEXT = 0, WH_MW_DONE = 1 };
+enum { WH_MW_NEXT = 0, WH_MW_DONE = 1, WH_MW_ASYNC = 2 };
+
+/* A request a middleware finishes later (forwardAuth's call to the auth
+ * server, a password hash computed off the loop): the hook calls
+ * wh_mw_exchange_suspend, starts its work and returns WH_MW_ASYNC; later, on
+ * the same worker loop and never from inside the hook, it calls
+ * wh_mw_async_done with WH_MW_NEXT (go on with the chain) or WH_MW_DONE
+ * (answer with a->x->resp). The exchange moves when it is suspended: use
+ * a->x from then on, never the x the hook was given, and do not read
+ * a->x->req after the call to done. done must be called exactly once, also
+ * when the client has gone meanwhile (it then just frees). */
+typedef struct wh_mw_async {
+  void (*done)(struct wh_mw_async *a, int rc); /* the data plane's */
+  struct wh_mw_exchange *x;                    /* valid until done */
+  void *loop;                                  /* the worker's uv_loop_t */
+  void *arg;                                   /* the middleware's own */
+} wh_mw_async;
 
 struct wh_runtime;
 
@@ -71,6 +87,10 @@ typedef struct wh_mw_exchange {
   int compress_enc;
   int64_t compress_min_bytes;
   const wh_strlist *compress_include, *compress_exclude;
+  /* Set by the data plane: how a hook suspends the exchange (NULL: it
+   * cannot, e.g. in a unit test that did not provide one). */
+  wh_mw_async *(*suspend)(void *ctx);
+  void *suspend_ctx;
   /* Response edits and end callbacks registered so far, in chain order. */
   wh_resp_edit *edits;
   size_t nedits;
@@ -89,6 +109,11 @@ int wh_mw_exchange_resp(wh_mw_exchange *x, wh_resp_op op, const char *name, cons
 /* Registers a callback for the end of the exchange. 0 or WH_ENOMEM (then
  * fn is not called: release what arg holds yourself). */
 int wh_mw_exchange_on_end(wh_mw_exchange *x, wh_mw_end_fn fn, void *arg);
+/* The handle to finish a suspended exchange with; NULL when suspending is
+ * not possible (OOM, or no data plane): answer 500 instead. */
+wh_mw_async *wh_mw_exchange_suspend(wh_mw_exchange *x);
+void wh_mw_async_done(wh_mw_async *a, int rc);
+
 /* Runs the middlewares named (qualified) in order, as the router's chain
  * does: WH_MW_DONE when one answered (or one cannot run: 500, fail closed). */
 int wh_mw_run_list(wh_mw_exchange *x, char *const *names, size_t n);

@@ -231,6 +231,7 @@ int wh_io_write(uv_tcp_t *t, const uv_buf_t *bufs, unsigned n, wh_io_done_fn don
 
 static void conn_reset_exchange(wh_conn *c);
 static void unpark(wh_conn *c);
+static void pending_orphan(wh_conn *c);
 static void retry_cancel(wh_conn *c);
 static void parser_resume(wh_conn *c);
 static int send_up(wh_conn *c, const uv_buf_t *bufs, unsigned n);
@@ -700,6 +701,7 @@ static void fail_and_close(wh_conn *c, int status) {
 
 static void conn_reset_exchange(wh_conn *c) {
   unpark(c);
+  pending_orphan(c);
   retry_cancel(c);
   wh_compressor_free(c->cz);
   c->cz = NULL;
@@ -1290,7 +1292,21 @@ static void proxy_start(wh_conn *c, const wh_rt_elem *router, wh_mw_exchange *x,
 static void dial_server(wh_conn *c);
 static void retry_cancel(wh_conn *c);
 static bool retry_start(wh_conn *c);
-static bool run_middlewares(wh_conn *c, const wh_rt_elem *router, wh_mw_exchange *x);
+#define WH_PIPE_MAX 32 /* middlewares of one router, chains expanded */
+typedef struct wh_pipe {
+  const wh_rt_elem *router;
+  const wh_rt_elem *mw[WH_PIPE_MAX];
+  size_t n, next;
+} wh_pipe;
+static bool pipe_init(wh_conn *c, wh_pipe *pp, const wh_rt_elem *router);
+static int pipe_run(wh_conn *c, wh_pipe *pp, wh_mw_exchange *x);
+static void pipe_finish(wh_conn *c, const wh_rt_elem *router, wh_mw_exchange *x, wh_http_req *req,
+                        wh_http_resp *resp, char **query, int rc);
+static wh_mw_async *conn_suspend(void *ctx);
+static bool pending_take(wh_conn *c, const wh_pipe *pp, wh_mw_exchange *x, wh_http_req *req,
+                         wh_http_resp *resp, char **query);
+typedef struct wh_pending wh_pending;
+static void pending_free(wh_pending *p);
 
 /* A request a middleware (rateLimit) asked to delay: the exchange waits on a
  * timer, then goes to its service. Body bytes that arrive meanwhile wait in
@@ -1468,20 +1484,29 @@ static void dispatch(wh_conn *c, llhttp_t *p) {
     send_status(c, 404);
     goto out;
   }
-  if (run_middlewares(c, router, &x)) {
-    send_local(c, &resp);
+  wh_pipe pipe;
+  if (!pipe_init(c, &pipe, router)) {
+    /* Fail closed: a router is never served without its middlewares. */
+    send_status(c, 500);
     goto out;
   }
-  if (wh_internal_serve(c->snap, router->service_ref, &req, x.path,
-                        atomic_load(&c->w->ws->terminating), &resp)) {
-    send_local(c, &resp);
+  x.suspend = conn_suspend;
+  x.suspend_ctx = c;
+  int rc = pipe_run(c, &pipe, &x);
+  if (rc != WH_MW_ASYNC && c->pending) {
+    /* a hook suspended but did not return WH_MW_ASYNC: nothing to wait for */
+    wh_pending *stray = c->pending;
+    c->pending = NULL;
+    pending_free(stray);
+  }
+  if (rc == WH_MW_ASYNC) {
+    if (!pending_take(c, &pipe, &x, &req, &resp, &query)) {
+      send_status(c, 500);
+      goto out;
+    }
     goto out;
   }
-  if (x.delay_ms) {
-    park(c, router, &x, &query);
-    goto out;
-  }
-  proxy_start(c, router, &x, query);
+  pipe_finish(c, router, &x, &req, &resp, &query, rc);
 out:
   wh_http_resp_free(&resp);
   wh_mw_exchange_free(&x);
@@ -1490,25 +1515,199 @@ out:
   free(ntarget);
 }
 
-static bool run_middlewares(wh_conn *c, const wh_rt_elem *router, wh_mw_exchange *x) {
+/* ---- the middleware pipeline ---- */
+
+/* The router's middlewares with every chain expanded in place (members
+ * qualified with the chain's provider): a flat list the exchange walks with
+ * one index, so that it can stop at any member (suspend, park) and resume
+ * there. False when a member is missing, disabled or has no runtime: the
+ * router must then not be served (fail closed). */
+static bool pipe_add(wh_pipe *pp, const wh_runtime *rt, const char *qn, int depth) {
+  const wh_rt_elem *m = wh_runtime_find(rt, WH_KIND_HTTP_MIDDLEWARE, qn);
+  if (!m || !m->mw_type || m->status == WH_STATUS_DISABLED || depth > 8)
+    return false;
+  const wh_strlist *members = m->mw_type->members ? m->mw_type->members(m->mw_cfg) : NULL;
+  if (members) {
+    for (size_t i = 0; i < members->n; i++) {
+      char *q = wh_qualify(members->v[i], m->provider);
+      bool ok = q && pipe_add(pp, rt, q, depth + 1);
+      free(q);
+      if (!ok)
+        return false;
+    }
+    return true;
+  }
+  if (!m->mw_type->on_request) {
+    static _Atomic bool logged;
+    if (!atomic_exchange(&logged, true))
+      wh_log_error("middleware \"%s\" (type %s) has no runtime in this build; answering 500",
+                   m->name, m->mw_type->name);
+    return false;
+  }
+  if (pp->n == WH_PIPE_MAX)
+    return false;
+  pp->mw[pp->n++] = m;
+  return true;
+}
+
+static bool pipe_init(wh_conn *c, wh_pipe *pp, const wh_rt_elem *router) {
+  pp->router = router;
+  pp->n = pp->next = 0;
+  for (size_t i = 0; i < router->middleware_refs.n; i++)
+    if (!pipe_add(pp, c->snap->rt, router->middleware_refs.v[i], 0))
+      return false;
+  return true;
+}
+
+/* Runs the members from pp->next: WH_MW_NEXT when all passed, WH_MW_DONE
+ * when one answered, WH_MW_ASYNC when one suspended the exchange. */
+static int pipe_run(wh_conn *c, wh_pipe *pp, wh_mw_exchange *x) {
   x->rt = c->snap->rt;
-  bool done = wh_mw_run_list(x, router->middleware_refs.v, router->middleware_refs.n) != WH_MW_NEXT;
-  /* The response edits and end callbacks live as long as the exchange. */
+  while (pp->next < pp->n) {
+    const wh_rt_elem *m = pp->mw[pp->next++];
+    x->mw_name = m->name;
+    x->mw_provider = m->provider;
+    x->level++;
+    int rc = m->mw_type->on_request(m->mw_cfg, x);
+    if (rc != WH_MW_NEXT)
+      return rc;
+  }
+  return WH_MW_NEXT;
+}
+
+/* After the middlewares: the response edits, end callbacks and data-plane
+ * requests (retry, compress) live as long as the exchange; then the answer,
+ * the internal service, or the backend. */
+static void pipe_finish(wh_conn *c, const wh_rt_elem *router, wh_mw_exchange *x, wh_http_req *req,
+                        wh_http_resp *resp, char **query, int rc) {
   c->edits = x->edits;
   c->nedits = x->nedits;
   c->ends = x->ends;
   c->nends = x->nends;
+  x->edits = NULL;
+  x->nedits = 0;
+  x->ends = NULL;
+  x->nends = 0;
   c->retry_left = x->retry_attempts > 1 ? x->retry_attempts - 1 : 0;
   c->retry_ms = x->retry_interval_ms;
   c->cz_enc = x->compress_enc;
   c->cz_min = x->compress_min_bytes;
   c->cz_include = x->compress_include;
   c->cz_exclude = x->compress_exclude;
-  x->edits = NULL;
-  x->nedits = 0;
-  x->ends = NULL;
-  x->nends = 0;
-  return done;
+  if (rc == WH_MW_DONE) {
+    send_local(c, resp);
+    return;
+  }
+  if (wh_internal_serve(c->snap, router->service_ref, req, x->path,
+                        atomic_load(&c->w->ws->terminating), resp)) {
+    send_local(c, resp);
+    return;
+  }
+  if (x->delay_ms) {
+    park(c, router, x, query);
+    return;
+  }
+  proxy_start(c, router, x, *query);
+}
+
+/* A suspended exchange: everything the pipeline needs, moved off the
+ * dispatch stack, with its own reference on the snapshot that holds the
+ * middlewares' configuration (a connection that goes away meanwhile leaves
+ * it orphaned until the middleware calls done). */
+typedef struct wh_pending {
+  wh_mw_async a; /* first: the handle the middleware holds */
+  wh_conn *c;    /* NULL once the connection gave the exchange up */
+  wh_snapshot *snap;
+  bool moved; /* the state below has been filled */
+  wh_pipe pipe;
+  wh_mw_exchange x;
+  wh_http_req req;
+  wh_http_resp resp;
+  char *query, *target, *path, *host;
+} wh_pending;
+
+static void pending_free(wh_pending *p) {
+  wh_mw_exchange_free(&p->x); /* end callbacks not handed over run as aborted */
+  wh_http_resp_free(&p->resp);
+  free(p->query);
+  free(p->target);
+  free(p->path);
+  free(p->host);
+  wh_snapshot_unref(p->snap);
+  free(p);
+}
+
+/* The connection gives a suspended exchange up: the middleware still working
+ * on it frees it when it calls done. */
+static void pending_orphan(wh_conn *c) {
+  if (!c->pending)
+    return;
+  c->pending->c = NULL;
+  c->pending = NULL;
+}
+
+static void pending_done(wh_mw_async *a, int rc) {
+  wh_pending *p = (wh_pending *)a;
+  wh_conn *c = p->c;
+  if (!c || c->dead || c->closing || !c->in_msg || c->resp_done) {
+    if (c && c->pending == p)
+      c->pending = NULL;
+    pending_free(p);
+    return;
+  }
+  /* c->pending stays p while the rest of the chain runs: a middleware that
+   * suspends again gets the same handle back */
+  if (rc == WH_MW_NEXT)
+    rc = pipe_run(c, &p->pipe, &p->x);
+  if (rc == WH_MW_ASYNC)
+    return;
+  c->pending = NULL;
+  pipe_finish(c, p->pipe.router, &p->x, &p->req, &p->resp, &p->query, rc);
+  pending_free(p);
+}
+
+static wh_mw_async *conn_suspend(void *ctx) {
+  wh_conn *c = ctx;
+  if (c->pending)
+    return &c->pending->a;
+  wh_pending *p = calloc(1, sizeof(*p));
+  if (!p)
+    return NULL;
+  p->a.done = pending_done;
+  p->a.loop = &c->w->loop;
+  p->c = c;
+  p->snap = wh_snapshot_ref(c->snap);
+  c->pending = p;
+  return &p->a;
+}
+
+/* The hook returned WH_MW_ASYNC from the dispatch: move the stack state into
+ * the pending exchange. False on OOM (the caller answers 500). */
+static bool pending_take(wh_conn *c, const wh_pipe *pp, wh_mw_exchange *x, wh_http_req *req,
+                         wh_http_resp *resp, char **query) {
+  wh_pending *p = c->pending;
+  if (!p)
+    return false;
+  p->pipe = *pp;
+  p->req = *req;
+  p->target = req->target ? wh_strdup(req->target) : NULL;
+  p->path = req->path ? wh_strdup(req->path) : NULL;
+  p->host = req->host ? wh_strdup(req->host) : NULL;
+  p->query = *query;
+  *query = NULL;
+  p->req.target = p->target;
+  p->req.path = p->path;
+  p->req.host = p->host;
+  p->req.query = p->query;
+  p->resp = *resp;
+  memset(resp, 0, sizeof(*resp));
+  p->x = *x;
+  memset(x, 0, sizeof(*x));
+  p->x.req = &p->req;
+  p->x.resp = &p->resp;
+  p->a.x = &p->x;
+  p->moved = true;
+  return true;
 }
 
 static int cb_headers_complete(llhttp_t *p) {

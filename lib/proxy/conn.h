@@ -119,6 +119,7 @@ typedef struct wh_conn {
   struct wh_resp_edit *edits; /* middlewares' response edits, outermost last; owned */
   size_t nedits;
   struct wh_parked *parked;         /* a delayed request waiting for its timer; owned */
+  struct wh_pending *pending;       /* an exchange a middleware suspended (it frees it) */
   struct wh_retry_wait *retry_wait; /* retry backoff timer; owned */
   unsigned retry_left, retry_n;     /* retry middleware: attempts left, made */
   uint32_t retry_ms;                /* its initialInterval */
