@@ -1,7 +1,10 @@
 #include "middleware/ipallowlist.h"
 
+#include "middleware/source_key.h"
+
 #include <arpa/inet.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -88,20 +91,21 @@ static void xff_pool(const char *xff, const wh_ipset *excluded, char out[IP_TEXT
   out[0] = '\0';
   if (!xff)
     return;
-  const char *end = xff + strlen(xff);
-  while (end >= xff) {
-    const char *start = end;
-    while (start > xff && start[-1] != ',')
+  for (size_t end = strlen(xff);;) {
+    size_t start = end;
+    while (start > 0 && xff[start - 1] != ',')
       start--;
-    char item[IP_TEXT_MAX];
-    copy_trimmed(start, (size_t)(end - start), item);
     bool blank = true;
-    for (const char *p = start; p < end; p++)
-      blank = blank && is_space(*p);
+    for (size_t i = start; i < end; i++)
+      blank = blank && is_space(xff[i]);
+    char item[IP_TEXT_MAX];
+    copy_trimmed(xff + start, end - start, item);
     if (!blank && !wh_ipset_contains_str(excluded, item)) {
-      copy_trimmed(start, (size_t)(end - start), out);
+      memcpy(out, item, sizeof item);
       return;
     }
+    if (start == 0)
+      return;
     end = start - 1;
   }
 }
@@ -152,9 +156,28 @@ static bool authorised(const wh_ipset *set, const char *ip) {
  * excludedIPs (which ignores ipv6Subnet), else the socket's address, never
  * X-Forwarded-For. Returns false when the excluded list cannot be parsed
  * (validated at load, so out of memory). */
+static bool client_ip_from(const wh_mw_ip_strategy *s, wh_mw_exchange *x, const char *xff,
+                           char out[IP_TEXT_MAX]);
+
 static bool client_ip(const wh_mw_ip_strategy *s, wh_mw_exchange *x, char out[IP_TEXT_MAX]) {
+  wh_strbuf tmp = {0};
+  bool oom = false;
+  /* X-Forwarded-For only from a trusted peer (HARDENING 16, 19) */
+  const char *xff =
+      s && (s->depth > 0 || s->excluded_ips.n > 0) ? wh_mw_xff_view(x, &tmp, &oom) : "";
+  if (oom) {
+    wh_strbuf_free(&tmp);
+    return false;
+  }
+  bool ok = client_ip_from(s, x, xff, out);
+  wh_strbuf_free(&tmp);
+  return ok;
+}
+
+static bool client_ip_from(const wh_mw_ip_strategy *s, wh_mw_exchange *x, const char *xff,
+                           char out[IP_TEXT_MAX]) {
   if (s && s->depth > 0) {
-    xff_depth(wh_mw_exchange_header(x, "X-Forwarded-For"), s->depth, out);
+    xff_depth(xff, s->depth, out);
     if (s->ipv6_subnet_set)
       apply_ipv6_subnet(out, s->ipv6_subnet);
     return true;
@@ -163,7 +186,7 @@ static bool client_ip(const wh_mw_ip_strategy *s, wh_mw_exchange *x, char out[IP
     wh_ipset *ex = wh_ipset_parse(s->excluded_ips.v, s->excluded_ips.n, NULL);
     if (!ex)
       return false;
-    xff_pool(wh_mw_exchange_header(x, "X-Forwarded-For"), ex, out);
+    xff_pool(xff, ex, out);
     wh_ipset_free(ex);
     return true;
   }

@@ -109,7 +109,7 @@ static const char *host_of(const wh_mw_exchange *x) {
  * rewrite). wharf's data plane does that only after the middlewares, so it
  * is done here; a value a middleware set (customRequestHeaders) wins. The
  * joined text goes to tmp when there are several lines. */
-static const char *xff_view(const wh_mw_exchange *x, wh_strbuf *tmp, bool *oom) {
+const char *wh_mw_xff_view(const wh_mw_exchange *x, wh_strbuf *tmp, bool *oom) {
   for (size_t i = 0; i < x->set_headers.n; i++)
     if (strcasecmp(x->set_headers.keys[i], "X-Forwarded-For") == 0)
       return x->set_headers.vals[i] ? x->set_headers.vals[i] : "";
@@ -141,7 +141,7 @@ int wh_mw_source_get(const wh_mw_source_spec *s, const wh_mw_exchange *x, wh_str
   if (s->kind == WH_MW_SRC_DEPTH || s->kind == WH_MW_SRC_POOL) {
     wh_strbuf tmp = {0};
     bool oom = false;
-    const char *xff = xff_view(x, &tmp, &oom);
+    const char *xff = wh_mw_xff_view(x, &tmp, &oom);
     int rc = oom ? WH_ENOMEM : source_xff(s, xff, out);
     wh_strbuf_free(&tmp);
     return rc;

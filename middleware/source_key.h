@@ -136,4 +136,10 @@ void wh_mw_state_put(wh_mw_state *st);
  * runs by itself every few seconds from wh_mw_state_get). */
 void wh_mw_state_sweep(void);
 
+/* X-Forwarded-For as Traefik's middlewares see it: "" for a peer outside
+ * forwardedHeaders.trustedIPs (the entry point would have deleted it), a
+ * trusted peer's lines joined with ", " (into tmp when there are several),
+ * or the value an earlier middleware set. *oom on allocation failure. */
+const char *wh_mw_xff_view(const wh_mw_exchange *x, wh_strbuf *tmp, bool *oom);
+
 #endif

@@ -84,6 +84,11 @@ typedef struct wh_mw_exchange {
   /* compress: the encoding negotiated from Accept-Encoding (a
    * wh_encoding, 0 = none) and the response rules, borrowed from the
    * middleware's configuration (which the exchange's snapshot keeps). */
+  /* buffering: read the whole request body before the backend is dialled,
+   * 413 past buffer_req_max (0: the data plane's own bound) */
+  bool buffer_req;
+  int64_t buffer_req_max;
+  int64_t buffer_resp_max; /* > 0: larger responses answered 500 (or aborted) */
   int compress_enc;
   int64_t compress_min_bytes;
   const wh_strlist *compress_include, *compress_exclude;

@@ -231,6 +231,12 @@ int wh_io_write(uv_tcp_t *t, const uv_buf_t *bufs, unsigned n, wh_io_done_fn don
 
 static void conn_reset_exchange(wh_conn *c);
 static void unpark(wh_conn *c);
+static void on_parked(uv_timer_t *t);
+typedef struct wh_parked wh_parked;
+#define WH_BODY_TOO_BIG (-1000) /* send_up: over buffering's maxRequestBodyBytes */
+/* buffering without maxRequestBodyBytes: bodies are held in memory, so a
+ * bound still applies (Traefik spills to disk past memRequestBodyBytes) */
+#define WH_BUFFER_MAX ((size_t)64 << 20)
 static void pending_orphan(wh_conn *c);
 static void retry_cancel(wh_conn *c);
 static void parser_resume(wh_conn *c);
@@ -701,6 +707,11 @@ static void fail_and_close(wh_conn *c, int status) {
 
 static void conn_reset_exchange(wh_conn *c) {
   unpark(c);
+  c->holding = false;
+  c->buffer_cap = 0;
+  c->resp_max = 0;
+  c->resp_bytes = 0;
+  c->resp_over = false;
   pending_orphan(c);
   retry_cancel(c);
   wh_compressor_free(c->cz);
@@ -815,7 +826,7 @@ static void remember_tail_bytes(wh_conn *c, const char *data, size_t len) {
 /* The end of a chunked request body, sent only once the parser's view of
  * the message end has been checked (see crlf_before). */
 static void send_req_end(wh_conn *c) {
-  if (c->req_chunked && c->up && !c->local && !c->resp_done) {
+  if (c->req_chunked && (c->up || c->holding) && !c->local && !c->resp_done) {
     /* last chunk, the trailers as received, end */
     wh_strbuf *o = &c->out;
     o->len = 0;
@@ -1290,6 +1301,7 @@ static bool target_ok(const char *t, size_t n) {
 
 static void proxy_start(wh_conn *c, const wh_rt_elem *router, wh_mw_exchange *x, const char *query);
 static void dial_server(wh_conn *c);
+static void put_escaped_path(wh_strbuf *o, const char *path);
 static void retry_cancel(wh_conn *c);
 static bool retry_start(wh_conn *c);
 #define WH_PIPE_MAX 32 /* middlewares of one router, chains expanded */
@@ -1311,13 +1323,14 @@ static void pending_free(wh_pending *p);
 /* A request a middleware (rateLimit) asked to delay: the exchange waits on a
  * timer, then goes to its service. Body bytes that arrive meanwhile wait in
  * pend with reading paused, as while an upstream connects. */
-typedef struct wh_parked {
+struct wh_parked {
   uv_timer_t timer;
+  bool wait_body; /* buffering: go on when the request body is complete */
   wh_conn *c;
   const wh_rt_elem *router; /* in c->snap, held by the exchange */
   wh_mw_exchange x;
   char *query;
-} wh_parked;
+};
 
 static void parked_closed(uv_handle_t *h) {
   wh_parked *p = h->data;
@@ -1344,7 +1357,8 @@ static void on_parked(uv_timer_t *t) {
   uv_close((uv_handle_t *)&p->timer, parked_closed);
 }
 
-static void park(wh_conn *c, const wh_rt_elem *router, wh_mw_exchange *x, char **query) {
+static void park(wh_conn *c, const wh_rt_elem *router, wh_mw_exchange *x, char **query,
+                 bool wait_body) {
   wh_parked *p = calloc(1, sizeof(*p));
   if (!p || uv_timer_init(&c->w->loop, &p->timer) < 0) {
     free(p);
@@ -1358,8 +1372,11 @@ static void park(wh_conn *c, const wh_rt_elem *router, wh_mw_exchange *x, char *
   memset(x, 0, sizeof(*x)); /* moved */
   p->query = *query;
   *query = NULL;
+  p->wait_body = wait_body;
   c->parked = p;
-  uv_timer_start(&p->timer, on_parked, p->x.delay_ms, 0);
+  c->holding = true;
+  if (!wait_body)
+    uv_timer_start(&p->timer, on_parked, p->x.delay_ms, 0);
 }
 
 static int build_req_views(wh_conn *c) {
@@ -1590,6 +1607,7 @@ static void pipe_finish(wh_conn *c, const wh_rt_elem *router, wh_mw_exchange *x,
   x->nends = 0;
   c->retry_left = x->retry_attempts > 1 ? x->retry_attempts - 1 : 0;
   c->retry_ms = x->retry_interval_ms;
+  c->resp_max = x->buffer_resp_max;
   c->cz_enc = x->compress_enc;
   c->cz_min = x->compress_min_bytes;
   c->cz_include = x->compress_include;
@@ -1603,8 +1621,21 @@ static void pipe_finish(wh_conn *c, const wh_rt_elem *router, wh_mw_exchange *x,
     send_local(c, resp);
     return;
   }
+  if (x->buffer_req) {
+    size_t cap = x->buffer_req_max > 0 ? (size_t)x->buffer_req_max : WH_BUFFER_MAX;
+    if ((c->parser.flags & F_CONTENT_LENGTH) && c->parser.content_length > cap) {
+      c->close_after = true;
+      send_status(c, 413);
+      return;
+    }
+    c->buffer_cap = cap;
+    if (c->req_body && !c->req_done) {
+      park(c, router, x, query, true);
+      return;
+    }
+  }
   if (x->delay_ms) {
-    park(c, router, x, query);
+    park(c, router, x, query, false);
     return;
   }
   proxy_start(c, router, x, *query);
@@ -1678,6 +1709,7 @@ static wh_mw_async *conn_suspend(void *ctx) {
   p->c = c;
   p->snap = wh_snapshot_ref(c->snap);
   c->pending = p;
+  c->holding = true;
   return &p->a;
 }
 
@@ -1796,6 +1828,10 @@ static int send_up(wh_conn *c, const uv_buf_t *bufs, unsigned n) {
   for (unsigned i = 0; i < n; i++)
     if (wh_strbuf_append(&c->pend, bufs[i].base, bufs[i].len) < 0)
       return UV_ENOMEM;
+  if (c->buffer_cap) {
+    /* buffering: the whole body is read before the backend is dialled */
+    return c->pend.len > c->buffer_cap ? WH_BODY_TOO_BIG : 0;
+  }
   if (!c->bp_paused) {
     c->bp_paused = true;
     wh_conn_update_reading(c);
@@ -1844,7 +1880,7 @@ static int cb_body(llhttp_t *p, const char *at, size_t len) {
   }
   if (c->rd_kind == WH_RD_BODY && c->ep->read_ms)
     c->rd_deadline = wh_worker_now(c->w) + c->ep->read_ms; /* progress */
-  if (c->local || !c->up || c->resp_done)
+  if (c->local || c->resp_done || (!c->up && !c->holding))
     return 0; /* answered here: the body is discarded */
   c->body_sent = true;
   int rc;
@@ -1858,6 +1894,10 @@ static int cb_body(llhttp_t *p, const char *at, size_t len) {
     uv_buf_t b = uv_buf_init((char *)at, (unsigned)len);
     rc = send_up(c, &b, 1);
   }
+  if (rc == WH_BODY_TOO_BIG) {
+    c->err_status = 413; /* buffering.maxRequestBodyBytes */
+    return HPE_USER;
+  }
   if (rc < 0 && c->up) {
     wh_upstream *u = c->up;
     wh_upstream_close(u);
@@ -1870,6 +1910,8 @@ static int cb_body(llhttp_t *p, const char *at, size_t len) {
 static int cb_message_complete(llhttp_t *p) {
   wh_conn *c = conn_of(p);
   c->req_done = true;
+  if (c->parked && c->parked->wait_body)
+    uv_timer_start(&c->parked->timer, on_parked, 0, 0); /* the body is all here */
   c->rd_kind = WH_RD_NONE;
   c->rd_deadline = 0;
   if (c->up && !c->resp_done && c->up_kind == WH_UP_NONE && c->up->state == WH_US_ACTIVE &&
@@ -1911,6 +1953,7 @@ static const wh_servers_transport *transport_of(const wh_snapshot *s, const wh_r
 static void proxy_start(wh_conn *c, const wh_rt_elem *router, wh_mw_exchange *x,
                         const char *query) {
   wh_worker *w = c->w;
+  c->holding = false; /* from now on body bytes follow the upstream */
   const wh_rt_elem *svc = wh_runtime_find(c->snap->rt, WH_KIND_HTTP_SERVICE, router->service_ref);
   const wh_http_service *scfg = svc ? svc->cfg : NULL;
   const wh_lb_service *lbc = scfg ? scfg->load_balancer : NULL;
@@ -2000,7 +2043,7 @@ static void proxy_start(wh_conn *c, const wh_rt_elem *router, wh_mw_exchange *x,
   }
   wh_strbuf_printf(o, "%s ", llhttp_method_name((llhttp_method_t)c->parser.method));
   wh_strbuf_append(o, prefix, prefix_len);
-  wh_strbuf_puts(o, x->path);
+  put_escaped_path(o, x->path);
   if (query) {
     wh_strbuf_putc(o, '?');
     wh_strbuf_puts(o, query);
@@ -2023,6 +2066,27 @@ static void proxy_start(wh_conn *c, const wh_rt_elem *router, wh_mw_exchange *x,
   dial_server(c);
 }
 
+/* The routing path is decoded except for the reserved characters; what goes
+ * on the request line is escaped again the way Go's URL.EscapedPath does
+ * (RFC 3986 pchar plus '/', '%' kept: it only remains as %25 or a reserved
+ * escape), so a decoded space, backslash or control byte reaches the
+ * backend as %20, %5C, ... and never as a raw byte that it could read as a
+ * separator (HARDENING 14). */
+static void put_escaped_path(wh_strbuf *o, const char *path) {
+  static const char hex[] = "0123456789ABCDEF";
+  for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+    unsigned char ch = *p;
+    bool keep = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                strchr("-._~!$&'()*+,;=:@/%", ch) != NULL;
+    if (keep) {
+      wh_strbuf_putc(o, (char)ch);
+    } else {
+      char e[3] = {'%', hex[ch >> 4], hex[ch & 15]};
+      wh_strbuf_append(o, e, 3);
+    }
+  }
+}
+
 /* Sends the head in c->up_head to c->server: on a pooled connection, else
  * on a new one (wh_conn_up_connected sends it). */
 static void dial_server(wh_conn *c) {
@@ -2030,8 +2094,16 @@ static void dial_server(wh_conn *c) {
   wh_upstream *u = wh_upstream_from_pool(w, c->server->hostport);
   if (u) {
     wh_upstream_begin(u, c, c->is_head);
-    uv_buf_t b = uv_buf_init(c->up_head.data, (unsigned)c->up_head.len);
-    if (wh_upstream_write(u, &b, 1) < 0) {
+    /* the head, and the body bytes held meanwhile (buffering, a delay) */
+    uv_buf_t b[2] = {uv_buf_init(c->up_head.data, (unsigned)c->up_head.len),
+                     uv_buf_init(c->pend.data, (unsigned)c->pend.len)};
+    int wrc = wh_upstream_write(u, b, c->pend.len ? 2 : 1);
+    c->pend.len = 0;
+    if (c->bp_paused) {
+      c->bp_paused = false;
+      wh_conn_update_reading(c);
+    }
+    if (wrc < 0) {
       wh_upstream_close(u);
       c->up = NULL;
       wh_conn_up_failed(c, 502, true);
@@ -2160,6 +2232,8 @@ void wh_conn_up_failed(wh_conn *c, int status, bool before_any_byte) {
     conn_destroy(c, false); /* a TCP client has no status to be told */
     return;
   }
+  if (c->resp_over)
+    status = 500;
   if (c->head_sent) {
     /* a response is streaming: the client must see it fail (HARDENING 32) */
     conn_destroy(c, true);
@@ -2282,6 +2356,11 @@ int wh_conn_resp_head(wh_conn *c, wh_upstream *u) {
   bool no_body = c->is_head || status == 204 || status == 304;
   bool chunked = (u->parser.flags & F_CHUNKED) != 0;
   bool has_cl = (u->parser.flags & F_CONTENT_LENGTH) != 0;
+  if (c->resp_max && !no_body && has_cl && !chunked &&
+      u->parser.content_length > (uint64_t)c->resp_max) {
+    c->resp_over = true; /* buffering.maxResponseBodyBytes: 500, nothing relayed */
+    return -1;
+  }
   if (no_body)
     c->resp_mode = WH_RESP_NONE;
   else if (has_cl && !chunked)
@@ -2364,6 +2443,13 @@ int wh_conn_resp_body(wh_conn *c, const char *at, size_t len) {
     return -1;
   if (c->resp_mode == WH_RESP_NONE)
     return 0;
+  if (c->resp_max) {
+    /* a body of unknown length over the limit: the head is gone already,
+     * so the client sees the response aborted, never a clean end */
+    c->resp_bytes += len;
+    if (c->resp_bytes > (uint64_t)c->resp_max)
+      return -1;
+  }
   if (c->cz) {
     c->czbuf.len = 0;
     if (wh_compressor_write(c->cz, at, len, &c->czbuf) < 0)

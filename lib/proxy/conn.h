@@ -118,8 +118,13 @@ typedef struct wh_conn {
   int status;                 /* of the response sent (for the end callbacks) */
   struct wh_resp_edit *edits; /* middlewares' response edits, outermost last; owned */
   size_t nedits;
-  struct wh_parked *parked;         /* a delayed request waiting for its timer; owned */
-  struct wh_pending *pending;       /* an exchange a middleware suspended (it frees it) */
+  struct wh_parked *parked;   /* a delayed request waiting for its timer; owned */
+  struct wh_pending *pending; /* an exchange a middleware suspended (it frees it) */
+  bool holding;               /* parked, suspended or buffering: body bytes wait in pend */
+  size_t buffer_cap;          /* buffering: the request body is read whole, up to this */
+  int64_t resp_max;           /* buffering: maxResponseBodyBytes (0: none) */
+  uint64_t resp_bytes;
+  bool resp_over;                   /* the response was refused for its size: 500 */
   struct wh_retry_wait *retry_wait; /* retry backoff timer; owned */
   unsigned retry_left, retry_n;     /* retry middleware: attempts left, made */
   uint32_t retry_ms;                /* its initialInterval */
