@@ -88,6 +88,9 @@ static tx *tx_new(const char *peer, const char *xff) {
   t->x.path = strdup("/p");
   t->x.resp = &t->resp;
   t->x.mw_name = "allow@file";
+  /* the ipStrategy cases model a peer in forwardedHeaders.trustedIPs (a load
+   * balancer); test_untrusted_peer_x_forwarded_for_is_ignored the others */
+  t->x.fwd_trusted = true;
   t->x.mw_provider = "file";
   t->x.level = 1;
   return t;
@@ -192,6 +195,19 @@ static void test_default_strategy_ignores_x_forwarded_for(void **state) {
   assert_non_null(c->ip_strategy);
   assert_int_equal(RUN(c, "8.8.8.8", "10.0.0.1"), 403);
   assert_int_equal(RUN(c, "10.0.0.1", "8.8.8.8"), 0);
+  conf_free(c);
+}
+
+/* HARDENING 16/19: from a peer that is not a trusted proxy, X-Forwarded-For is
+ * what Traefik's entry point would have left of it: nothing. */
+static void test_untrusted_peer_x_forwarded_for_is_ignored(void **state) {
+  (void)state;
+  wh_mw_ipallowlist_conf *c = CONF("sourceRange", "10.0.0.0/8", "ipStrategy.depth", "1");
+  tx *t = tx_new("8.8.8.8", "1.1.1.1, 10.0.0.5");
+  t->x.fwd_trusted = false;
+  assert_int_equal(wh_mw_ipallowlist.on_request(c, &t->x), WH_MW_DONE);
+  assert_int_equal(t->resp.status, 403);
+  tx_free(t);
   conf_free(c);
 }
 
@@ -341,6 +357,7 @@ int main(void) {
       cmocka_unit_test(test_ipv6_ranges),
       cmocka_unit_test(test_v4_mapped_peer_is_the_ipv4_address),
       cmocka_unit_test(test_default_strategy_ignores_x_forwarded_for),
+      cmocka_unit_test(test_untrusted_peer_x_forwarded_for_is_ignored),
       cmocka_unit_test(test_depth_picks_from_the_right),
       cmocka_unit_test(test_depth_beyond_the_header_is_rejected),
       cmocka_unit_test(test_depth_item_that_is_not_an_address_is_rejected),
