@@ -2,7 +2,29 @@
 
 #include <stdio.h>
 
+#include <stdlib.h>
+
+#include "lib/config/runtime.h"
+#include "lib/core/str.h"
+#include "lib/http/exchange.h"
 #include "middleware/option_check.h"
+
+/* The data plane fetches the page when the response comes (it owns the
+ * upstream side); the hook hands it the rules. With several errors
+ * middlewares in a chain the innermost applies, as it sees the backend's
+ * response first. */
+static int errors_on_request(const void *cfg, wh_mw_exchange *x) {
+  const wh_mw_errors_conf *c = cfg;
+  char *svc = wh_qualify(c->service, x->mw_provider ? x->mw_provider : "");
+  if (!svc)
+    return WH_MW_NEXT;
+  free(x->errors_service);
+  x->errors_service = svc;
+  x->errors_status = &c->status;
+  x->errors_rewrites = &c->status_rewrites;
+  x->errors_query = c->query && *c->query ? c->query : "/";
+  return WH_MW_NEXT;
+}
 
 static int errors_validate(void *obj, const char *path, wh_errlist *errs) {
   const wh_mw_errors_conf *c = obj;
@@ -50,6 +72,7 @@ static const wh_schema errors_schema = {
 };
 
 const wh_mw_type wh_mw_errors = {
+    .on_request = errors_on_request,
     .name = "errors",
     .proto = WH_MW_HTTP,
     .schema = &errors_schema,

@@ -89,6 +89,14 @@ typedef struct wh_mw_exchange {
   bool buffer_req;
   int64_t buffer_req_max;
   int64_t buffer_resp_max; /* > 0: larger responses answered 500 (or aborted) */
+  /* errors: responses whose status is in errors_status are replaced by a page
+   * from errors_service (qualified, owned) at errors_query, with the status
+   * kept or rewritten (errors_rewrites). Borrowed lists live in the
+   * middleware's configuration. */
+  const wh_strlist *errors_status;
+  const wh_strmap *errors_rewrites;
+  const char *errors_query;
+  char *errors_service;
   int compress_enc;
   int64_t compress_min_bytes;
   const wh_strlist *compress_include, *compress_exclude;

@@ -712,6 +712,13 @@ static void conn_reset_exchange(wh_conn *c) {
   c->resp_max = 0;
   c->resp_bytes = 0;
   c->resp_over = false;
+  free(c->errp_service);
+  c->errp_service = NULL;
+  c->errp_status = NULL;
+  c->errp_rewrites = NULL;
+  c->errp_query = NULL;
+  c->errp_code = 0;
+  c->errp_active = c->errp_started = false;
   pending_orphan(c);
   retry_cancel(c);
   wh_compressor_free(c->cz);
@@ -1302,6 +1309,7 @@ static bool target_ok(const char *t, size_t n) {
 static void proxy_start(wh_conn *c, const wh_rt_elem *router, wh_mw_exchange *x, const char *query);
 static void dial_server(wh_conn *c);
 static void put_escaped_path(wh_strbuf *o, const char *path);
+static bool errors_fetch(wh_conn *c);
 static void retry_cancel(wh_conn *c);
 static bool retry_start(wh_conn *c);
 #define WH_PIPE_MAX 32 /* middlewares of one router, chains expanded */
@@ -1608,6 +1616,11 @@ static void pipe_finish(wh_conn *c, const wh_rt_elem *router, wh_mw_exchange *x,
   c->retry_left = x->retry_attempts > 1 ? x->retry_attempts - 1 : 0;
   c->retry_ms = x->retry_interval_ms;
   c->resp_max = x->buffer_resp_max;
+  c->errp_service = x->errors_service;
+  x->errors_service = NULL;
+  c->errp_status = x->errors_status;
+  c->errp_rewrites = x->errors_rewrites;
+  c->errp_query = x->errors_query;
   c->cz_enc = x->compress_enc;
   c->cz_min = x->compress_min_bytes;
   c->cz_include = x->compress_include;
@@ -2234,6 +2247,14 @@ void wh_conn_up_failed(wh_conn *c, int status, bool before_any_byte) {
   }
   if (c->resp_over)
     status = 500;
+  if (c->errp_active) {
+    if (!c->errp_started) {
+      c->errp_started = true;
+      if (errors_fetch(c))
+        return;
+    }
+    status = c->errp_code; /* no page: the status alone */
+  }
   if (c->head_sent) {
     /* a response is streaming: the client must see it fail (HARDENING 32) */
     conn_destroy(c, true);
@@ -2257,7 +2278,7 @@ void wh_conn_up_failed(wh_conn *c, int status, bool before_any_byte) {
     if (wh_upstream_connect(c->w, c, c->server->hostport, c->server->host, c->server->port))
       return;
   }
-  if (c->lb && c->server && (status == 502 || status == 504))
+  if (c->lb && c->server && (status == 502 || status == 504) && !c->errp_active)
     wh_lb_report(c->lb, c->server, true);
   if (!c->req_done)
     c->close_after = true;
@@ -2281,6 +2302,95 @@ static void put_headers(wh_strbuf *o, const wh_headers *hs) {
     wh_strbuf_append(o, f->value, f->value_len);
     wh_strbuf_puts(o, "\r\n");
   }
+}
+
+/* "404" or "500-599" entries (validated at load). */
+static bool status_in_entry(const char *e, int status) {
+  char *end;
+  long lo = strtol(e, &end, 10), hi = lo;
+  if (*end == '-')
+    hi = strtol(end + 1, NULL, 10);
+  return status >= lo && status <= hi;
+}
+
+static bool status_listed(const wh_strlist *l, int status) {
+  for (size_t i = 0; l && i < l->n; i++)
+    if (status_in_entry(l->v[i], status))
+      return true;
+  return false;
+}
+
+static int rewritten_status(const wh_strmap *m, int status) {
+  for (size_t i = 0; m && i < m->n; i++)
+    if (status_in_entry(m->keys[i], status) && m->vals[i])
+      return atoi(m->vals[i]);
+  return status;
+}
+
+/* errors middleware: the page, from the error service at the query with
+ * {status} / {originalStatus} / {url} filled in, for the request's Host and
+ * headers. False when there is no such service or server (the status is
+ * answered alone). */
+static bool errors_fetch(wh_conn *c) {
+  wh_lb *lb = c->snap ? wh_snapshot_lb(c->snap, c->errp_service) : NULL;
+  const wh_lb_server *srv = lb ? wh_lb_pick(lb, c->w->index, NULL, NULL) : NULL;
+  if (!srv)
+    return false;
+  c->lb = lb;
+  c->server = srv;
+  free(c->set_cookie);
+  c->set_cookie = NULL;
+  c->retry_left = 0;
+  c->pend.len = 0;
+  c->req_chunked = false;
+  char code[16], orig[16];
+  snprintf(code, sizeof(code), "%d", c->errp_code);
+  snprintf(orig, sizeof(orig), "%d", c->errp_orig);
+  wh_strbuf *o = &c->up_head;
+  o->len = 0;
+  wh_strbuf_puts(o, c->is_head ? "HEAD " : "GET ");
+  for (const char *q = c->errp_query; *q;) {
+    if (strncmp(q, "{status}", 8) == 0) {
+      wh_strbuf_puts(o, code);
+      q += 8;
+    } else if (strncmp(q, "{originalStatus}", 16) == 0) {
+      wh_strbuf_puts(o, orig);
+      q += 16;
+    } else if (strncmp(q, "{url}", 5) == 0) {
+      /* the original target, escaped to sit in a query string */
+      static const char hex[] = "0123456789ABCDEF";
+      for (const char *t = c->head.buf + c->head.url_off,
+                      *te = c->head.buf + c->head.url_off + c->head.url_len;
+           t < te; t++) {
+        unsigned char ch = (unsigned char)*t;
+        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+            strchr("-._~", ch)) {
+          wh_strbuf_putc(o, (char)ch);
+        } else {
+          char e[3] = {'%', hex[ch >> 4], hex[ch & 15]};
+          wh_strbuf_append(o, e, 3);
+        }
+      }
+      q += 5;
+    } else {
+      wh_strbuf_putc(o, *q++);
+    }
+  }
+  wh_strbuf_printf(o, " HTTP/1.1\r\nHost: %s\r\n", c->host ? c->host : "");
+  for (size_t i = 0; i < c->hdrs.n; i++) {
+    const wh_header *f = &c->hdrs.v[i];
+    if (strcasecmp(f->name, "Content-Length") == 0 ||
+        strcasecmp(f->name, "Transfer-Encoding") == 0 || strcasecmp(f->name, "Expect") == 0)
+      continue;
+    wh_strbuf_append(o, f->name, f->name_len);
+    wh_strbuf_puts(o, ": ");
+    wh_strbuf_append(o, f->value, f->value_len);
+    wh_strbuf_puts(o, "\r\n");
+  }
+  if (wh_strbuf_puts(o, "\r\n") < 0)
+    return false;
+  dial_server(c);
+  return true;
 }
 
 /* "type/sub; charset=x" matches an entry "type/sub" (case-insensitive,
@@ -2327,6 +2437,17 @@ static bool compress_wanted(const wh_conn *c, const wh_upstream *u, int status) 
 
 int wh_conn_resp_head(wh_conn *c, wh_upstream *u) {
   int status = u->status;
+  if (c->errp_started && status >= 200) {
+    status = c->errp_code; /* the error page goes out with the original (or rewritten) status */
+  } else if (c->errp_service && !c->errp_active && c->req_done && !c->upgrade_ws && status >= 400 &&
+             status_listed(c->errp_status, status)) {
+    /* errors middleware: this response is replaced; its upstream is dropped
+     * (wh_conn_up_failed then fetches the page) */
+    c->errp_active = true;
+    c->errp_code = rewritten_status(c->errp_rewrites, status);
+    c->errp_orig = status;
+    return -1;
+  }
   wh_strbuf *o = &c->out;
   o->len = 0;
   if (status >= 100 && status < 200 && status != 101) {

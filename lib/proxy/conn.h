@@ -124,7 +124,15 @@ typedef struct wh_conn {
   size_t buffer_cap;          /* buffering: the request body is read whole, up to this */
   int64_t resp_max;           /* buffering: maxResponseBodyBytes (0: none) */
   uint64_t resp_bytes;
-  bool resp_over;                   /* the response was refused for its size: 500 */
+  bool resp_over; /* the response was refused for its size: 500 */
+  /* errors middleware: the rules (lists borrowed from the snapshot), and the
+   * page fetch once a response matched */
+  char *errp_service;
+  const wh_strlist *errp_status;
+  const wh_strmap *errp_rewrites;
+  const char *errp_query;
+  int errp_code, errp_orig;
+  bool errp_active, errp_started;
   struct wh_retry_wait *retry_wait; /* retry backoff timer; owned */
   unsigned retry_left, retry_n;     /* retry middleware: attempts left, made */
   uint32_t retry_ms;                /* its initialInterval */

@@ -9,10 +9,10 @@ written here, by the busybox image serving HTTP on port 80 with the example's la
 The override also publishes wharf's ports on 127.0.0.1 only and labels wharf's own container
 with a router, which must never make wharf a backend of itself (CVE-2023-47633).
 
-The example's demo router uses the headers and rateLimit middlewares, which have no runtime
-yet (a router is never served without its middlewares: 500), and TLS, which is not served
-yet; so the request goes through `demo-plain`, a router the override adds on the same service,
-and the middleware and passthrough routers are checked in the API.
+The example's demo router (TLS, with the headers and rateLimit middlewares) is requested over
+HTTPS with its SNI, and its HSTS header checked; `demo-plain`, a plaintext router the override
+adds on the same service, serves the other checks. The passthrough router is checked in the
+API (the stand-in backend does not speak TLS).
 """
 
 import os
@@ -236,6 +236,25 @@ def test_demo_route_answers_through_published_port(deployment):
     assert r.text == "demo backend\n"
     # Not routed: wharf itself answers 404, so the 200 above came from the backend.
     assert deployment.get("websecure", "/demo/", host="other.localhost").status_code == 404
+
+
+def test_demo_route_over_https_with_its_middlewares(deployment):
+    """The example's own router: TLS (the generated default certificate, as no certificate is
+    configured), then hsts and ratelimit from its labels."""
+    import tlsutil
+
+    port = deployment.ports["websecure"]
+
+    def answered():
+        try:
+            res = tlsutil.https_get(port, "whoami.localhost", path="/demo/")
+        except OSError:
+            return None
+        return res if res.status == 200 else None
+    res = _poll("demo route over HTTPS", answered, 60)
+    assert res.body == b"demo backend\n"
+    head = res.response.split(b"\r\n\r\n", 1)[0].decode()
+    assert "Strict-Transport-Security: max-age=31536000; includeSubDomains" in head, head
 
 
 def test_web_redirects_to_websecure(deployment):
