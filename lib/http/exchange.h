@@ -73,6 +73,7 @@ typedef struct wh_mw_exchange {
    * its members up there) and the provider that defined the middleware. */
   const char *mw_name;
   const char *mw_provider;
+  const char *router_name; /* the router's qualified name (per-router state) */
   const struct wh_runtime *rt;
   unsigned level; /* incremented for each middleware run */
   /* rateLimit: wait this long before the next handler runs (the data plane

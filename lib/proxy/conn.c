@@ -1517,6 +1517,7 @@ static void dispatch(wh_conn *c, llhttp_t *p) {
   }
   x.suspend = conn_suspend;
   x.suspend_ctx = c;
+  x.router_name = router->name;
   int rc = pipe_run(c, &pipe, &x);
   if (rc != WH_MW_ASYNC && c->pending) {
     /* a hook suspended but did not return WH_MW_ASYNC: nothing to wait for */
