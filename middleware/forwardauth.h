@@ -20,6 +20,7 @@ typedef struct wh_mw_forwardauth_conf {
   char *header_field;                      /* "headerField" */
   bool forward_body;                       /* "forwardBody" */
   int64_t max_body_size;                   /* "maxBodySize" [-1 = unlimited] */
+  int64_t max_response_body_size;          /* "maxResponseBodySize" [-1: wharf's 1 MiB cap] */
   bool preserve_location_header;           /* "preserveLocationHeader" */
   bool preserve_request_method;            /* "preserveRequestMethod" */
   char *auth_signin_url;                   /* "authSigninURL": 302 target on 401 */
