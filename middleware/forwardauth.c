@@ -204,17 +204,11 @@ static int conclude(job *j, wh_mw_exchange *x, CURLcode rc) {
       wh_log_debug("middleware \"%s\": invalid Location from %s", j->mw, c->address);
     return err == 0 ? WH_MW_DONE : answer_status(x, 500);
   }
-  if (wh_fwdauth_listed_cookies(c, &j->head) > 0) {
-    /* Traefik adds each cookie as a Set-Cookie field of its own and drops
-     * the backend's cookies of the same names; the response edits of
-     * lib/http/exchange.h can only replace or comma-join a field, which
-     * would lose or corrupt cookies: fail closed rather than do that */
-    static atomic_bool logged;
-    log_once(&logged, WH_LOG_ERROR, j->mw,
-             "addAuthCookiesToResponse is not supported by this build yet (the auth server "
-             "sent a listed cookie); answering 500");
+  /* addAuthCookiesToResponse: each listed cookie of the auth answer goes to
+   * the client's response as a field of its own, replacing the backend's
+   * cookie of the same name */
+  if (wh_fwdauth_add_cookies(c, x, &j->head) < 0)
     return answer_status(x, 500);
-  }
   if (wh_fwdauth_apply_allowed(c, x, &j->head) < 0)
     return answer_status(x, 500);
   return WH_MW_NEXT;

@@ -520,6 +520,44 @@ int wh_fwdauth_apply_allowed(const wh_mw_forwardauth_conf *c, wh_mw_exchange *x,
   return 0;
 }
 
+/* The name of a Set-Cookie value into name (false when it has none). */
+static bool set_cookie_name(const char *v, char *name, size_t cap) {
+  const char *eq = strchr(v, '=');
+  const char *semi = strchr(v, ';');
+  if (!eq || (semi && semi < eq))
+    return false;
+  const char *s = v, *e = eq;
+  while (s < e && (*s == ' ' || *s == '\t'))
+    s++;
+  while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+    e--;
+  if ((size_t)(e - s) >= cap || e == s)
+    return false;
+  memcpy(name, s, (size_t)(e - s));
+  name[e - s] = '\0';
+  return true;
+}
+
+int wh_fwdauth_add_cookies(const wh_mw_forwardauth_conf *c, wh_mw_exchange *x,
+                           const wh_headers *auth) {
+  for (size_t i = 0; i < auth->n; i++) {
+    if (strcasecmp(auth->v[i].name, "Set-Cookie") != 0)
+      continue;
+    char name[256];
+    if (!set_cookie_name(auth->v[i].value, name, sizeof(name)))
+      continue;
+    for (size_t k = 0; k < c->add_auth_cookies_to_response.n; k++) {
+      if (strcmp(c->add_auth_cookies_to_response.v[k], name) != 0)
+        continue;
+      if (wh_mw_exchange_resp(x, WH_RESP_DEL_COOKIE, "Set-Cookie", name) < 0 ||
+          wh_mw_exchange_resp(x, WH_RESP_ADD, "Set-Cookie", auth->v[i].value) < 0)
+        return -1;
+      break;
+    }
+  }
+  return 0;
+}
+
 size_t wh_fwdauth_listed_cookies(const wh_mw_forwardauth_conf *c, const wh_headers *auth) {
   size_t n = 0;
   for (size_t i = 0; i < auth->n; i++) {

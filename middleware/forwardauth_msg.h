@@ -72,4 +72,10 @@ int wh_fwdauth_fill_denied(const wh_mw_forwardauth_conf *c, wh_mw_exchange *x, i
 /* authSigninURL on a 401: Go's http.Redirect(w, r, url, 302). */
 int wh_fwdauth_fill_signin(wh_mw_exchange *x, const char *url);
 
+/* addAuthCookiesToResponse: registers, for each Set-Cookie of the auth
+ * answer whose cookie is listed, the removal of the backend's cookie of that
+ * name and the auth server's field itself. 0 or <0 (OOM). */
+int wh_fwdauth_add_cookies(const wh_mw_forwardauth_conf *c, wh_mw_exchange *x,
+                           const wh_headers *auth);
+
 #endif

@@ -129,6 +129,42 @@ static bool list_has(const char *list, const char *t) {
   return false;
 }
 
+/* The cookie name of a Set-Cookie value equals name. */
+static bool cookie_named(const char *v, const char *name) {
+  while (*v == ' ' || *v == '\t')
+    v++;
+  size_t n = strlen(name);
+  if (strncmp(v, name, n) != 0)
+    return false;
+  v += n;
+  while (*v == ' ' || *v == '\t')
+    v++;
+  return *v == '=';
+}
+
+/* Removes the Set-Cookie fields for one cookie, keeping the others in order. */
+static void del_cookie(wh_headers *h, const char *name) {
+  if (!name)
+    return;
+  size_t n = wh_headers_count(h, "Set-Cookie");
+  if (!n)
+    return;
+  char **keep = calloc(n, sizeof(*keep));
+  size_t k = 0;
+  for (size_t i = 0; keep && i < h->n; i++)
+    if (strcasecmp(h->v[i].name, "Set-Cookie") == 0 && !cookie_named(h->v[i].value, name))
+      keep[k++] = strdup(h->v[i].value);
+  if (!keep)
+    return;
+  wh_headers_remove(h, "Set-Cookie");
+  for (size_t i = 0; i < k; i++) {
+    if (keep[i])
+      wh_headers_add_cstr(h, "Set-Cookie", keep[i]);
+    free(keep[i]);
+  }
+  free(keep);
+}
+
 static void apply_one(const wh_resp_edit *d, wh_headers *h) {
   const char *cur = wh_headers_get(h, d->name);
   switch (d->op) {
@@ -141,6 +177,12 @@ static void apply_one(const wh_resp_edit *d, wh_headers *h) {
   case WH_RESP_DEFAULT:
     if (!cur)
       wh_headers_set(h, d->name, d->value);
+    break;
+  case WH_RESP_ADD:
+    wh_headers_add_cstr(h, d->name, d->value);
+    break;
+  case WH_RESP_DEL_COOKIE:
+    del_cookie(h, d->value);
     break;
   case WH_RESP_APPEND:
     if (!cur || !*cur) {

@@ -34,10 +34,12 @@ struct wh_runtime;
  * internal service). Edits apply outermost last: the middleware listed first
  * wraps the others, so its SET wins. */
 typedef enum {
-  WH_RESP_SET = 0, /* replace every value */
-  WH_RESP_DEL,     /* remove */
-  WH_RESP_APPEND,  /* add to a comma list ("Vary: Origin"), unless already listed */
-  WH_RESP_DEFAULT  /* set only when the response does not carry it */
+  WH_RESP_SET = 0,   /* replace every value */
+  WH_RESP_DEL,       /* remove */
+  WH_RESP_APPEND,    /* add to a comma list ("Vary: Origin"), unless already listed */
+  WH_RESP_DEFAULT,   /* set only when the response does not carry it */
+  WH_RESP_ADD,       /* one more field of that name (Set-Cookie) */
+  WH_RESP_DEL_COOKIE /* remove the Set-Cookie fields of the cookie named value */
 } wh_resp_op;
 
 typedef struct wh_resp_edit {
