@@ -1,12 +1,11 @@
 #include "middleware/redirectregex.h"
 
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lib/core/str.h"
 #include "middleware/option_check.h"
+#include "middleware/replacepathregex.h"
 #include "middleware/request_url.h"
 
 static int redirectregex_validate(void *obj, const char *path, wh_errlist *errs) {
@@ -32,34 +31,39 @@ static const wh_schema redirectregex_schema = {
     .validate = redirectregex_validate,
 };
 
-/* Go's regexp.ReplaceAllString(url, replacement) when the regex matches:
- * every match is replaced, ${1} / $1 expand groups. The pattern is compiled
- * per request until middleware instances (with state) arrive with the data
- * plane; only the internal dashboard redirect uses it on this path today. */
+/* Traefik's rawURL: scheme (TLS -> https; X-Forwarded-Proto plays no part
+ * here, unlike redirectScheme) :// Host <RequestURI>. Caller frees. */
+static char *raw_url(const wh_mw_exchange *x) {
+  const char *host = x->req->host ? x->req->host : "";
+  const char *t = x->req->target;
+  bool origin = t && t[0] == '/';
+  const char *q = origin ? NULL : x->req->query;
+  return wh_asprintf("%s://%s%s%s%s", x->is_tls ? "https" : "http", host, origin ? t : x->req->path,
+                     q ? "?" : "", q ? q : "");
+}
+
+/* Go's regexp.ReplaceAllString(url, replacement) when the regex matches
+ * (wh_mw_regex_replace_all: ${1} / $1 / $name, a group that did not take
+ * part expands to nothing); a result equal to the URL passes through, as in
+ * Traefik, so a rule that maps a URL onto itself cannot loop. A regex that
+ * cannot run (match limit) fails closed. */
 static int redirectregex_on_request(const void *cfg, wh_mw_exchange *x) {
   const wh_mw_redirectregex_conf *c = cfg;
-  char *url = wh_mw_request_url(x, NULL);
-  if (!url)
-    return WH_MW_NEXT;
-  int err;
-  PCRE2_SIZE off;
-  pcre2_code *re =
-      pcre2_compile((PCRE2_SPTR)c->regex, PCRE2_ZERO_TERMINATED, PCRE2_UTF, &err, &off, NULL);
+  char *url = raw_url(x);
+  char *out = NULL;
+  int m = url ? wh_mw_regex_replace_all(c->regex ? c->regex : "", url,
+                                        c->replacement ? c->replacement : "", &out)
+              : -1;
   int rc = WH_MW_NEXT;
-  if (re) {
-    pcre2_match_data *md = pcre2_match_data_create_from_pattern(re, NULL);
-    if (md && pcre2_match(re, (PCRE2_SPTR)url, strlen(url), 0, 0, md, NULL) >= 0) {
-      PCRE2_UCHAR out[8192];
-      PCRE2_SIZE outlen = sizeof(out);
-      if (pcre2_substitute(re, (PCRE2_SPTR)url, strlen(url), 0, PCRE2_SUBSTITUTE_GLOBAL, NULL, NULL,
-                           (PCRE2_SPTR)c->replacement, PCRE2_ZERO_TERMINATED, out, &outlen) >= 0) {
-        wh_mw_redirect(x, (const char *)out, c->permanent);
-        rc = WH_MW_DONE;
-      }
-    }
-    pcre2_match_data_free(md);
-    pcre2_code_free(re);
+  if (m < 0) {
+    wh_http_resp_free(x->resp);
+    wh_http_resp_text(x->resp, 500, "Internal Server Error");
+    rc = WH_MW_DONE;
+  } else if (m == 1 && strcmp(out, url) != 0) {
+    wh_mw_redirect(x, out, c->permanent);
+    rc = WH_MW_DONE;
   }
+  free(out);
   free(url);
   return rc;
 }

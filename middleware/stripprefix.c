@@ -6,6 +6,7 @@
 #include "lib/core/str.h"
 #include "lib/http/exchange.h"
 #include "middleware/option_check.h"
+#include "middleware/replacepath.h"
 
 static int stripprefix_validate(void *obj, const char *path, wh_errlist *errs) {
   const wh_mw_stripprefix_conf *c = obj;
@@ -28,8 +29,9 @@ static const wh_schema stripprefix_schema = {
 };
 
 /* The first prefix that the path starts with is removed (leading '/' kept)
- * and reported in X-Forwarded-Prefix. The path is already canonical and the
- * result of removing a prefix from it stays canonical. */
+ * and reported in X-Forwarded-Prefix. A result that path cleaning would
+ * change ("/api.." stripped of "/api" leaves "/..") answers 400, as Traefik
+ * does (HARDENING 15). */
 static int stripprefix_on_request(const void *cfg, wh_mw_exchange *x) {
   const wh_mw_stripprefix_conf *c = cfg;
   for (size_t i = 0; i < c->prefixes.n; i++) {
@@ -39,12 +41,16 @@ static int stripprefix_on_request(const void *cfg, wh_mw_exchange *x) {
       continue;
     const char *rest = x->path + n;
     char *np = wh_asprintf("%s%s", rest[0] == '/' ? "" : "/", rest);
-    if (!np)
-      return WH_MW_NEXT;
-    free(x->path);
-    x->path = np;
-    wh_mw_exchange_set_header(x, "X-Forwarded-Prefix", p);
-    break;
+    int rc;
+    if (!np || wh_mw_exchange_set_header(x, "X-Forwarded-Prefix", p) < 0) {
+      wh_http_resp_free(x->resp);
+      wh_http_resp_text(x->resp, 500, "Internal Server Error");
+      rc = WH_MW_DONE;
+    } else {
+      rc = wh_mw_path_install(x, np, strlen(np), WH_MW_PATH_CLEAN);
+    }
+    free(np);
+    return rc;
   }
   return WH_MW_NEXT;
 }
