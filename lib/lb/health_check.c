@@ -7,7 +7,7 @@
 #include "lib/core/log.h"
 #include "lib/core/str.h"
 #include "lib/lb/health_store.h"
-#include "lib/net/curl_dl.h"
+#include "lib/net/curl_uv.h"
 
 /* Set once by wh_health_checker_new, before any other curl call here. */
 static const wh_curl_api *curl_api;
@@ -34,24 +34,15 @@ typedef struct target {
   char errbuf[CURL_ERROR_SIZE];
 } target;
 
-typedef struct sock_ctx {
-  uv_poll_t poll;
-  curl_socket_t fd;
-  wh_health_checker *hc;
-  struct sock_ctx *prev, *next;
-} sock_ctx;
-
 struct wh_health_checker {
   uv_loop_t *loop;
   wh_health_store *store;
-  CURLM *multi;
-  uv_timer_t timeout;
+  wh_curl_uv *curl; /* the probes' transfers */
   target **t;
   size_t n;
   target **pending;
   size_t npending, cappending;
-  sock_ctx *socks;
-  int open_handles; /* timers not yet closed, including timeout */
+  int open_handles; /* target timers not yet closed */
   bool closing;
 };
 
@@ -69,96 +60,7 @@ static void maybe_finish(wh_health_checker *hc) {
     free(hc->t);
     free(hc->pending);
     free(hc);
-    CURLAPI->global_cleanup();
   }
-}
-
-/* ---- libcurl multi-socket on the uv loop ---- */
-
-static void check_multi_info(wh_health_checker *hc);
-
-static void on_sock_closed(uv_handle_t *h) {
-  free(h->data);
-}
-
-static void sock_close(wh_health_checker *hc, sock_ctx *c) {
-  if (c->prev)
-    c->prev->next = c->next;
-  else
-    hc->socks = c->next;
-  if (c->next)
-    c->next->prev = c->prev;
-  uv_poll_stop(&c->poll);
-  uv_close((uv_handle_t *)&c->poll, on_sock_closed);
-}
-
-static void on_poll(uv_poll_t *p, int status, int events) {
-  sock_ctx *c = p->data;
-  wh_health_checker *hc = c->hc;
-  int flags = 0;
-  if (status < 0)
-    flags = CURL_CSELECT_ERR;
-  else {
-    if (events & UV_READABLE)
-      flags |= CURL_CSELECT_IN;
-    if (events & UV_WRITABLE)
-      flags |= CURL_CSELECT_OUT;
-  }
-  int running = 0;
-  CURLAPI->multi_socket_action(hc->multi, c->fd, flags, &running);
-  check_multi_info(hc);
-}
-
-static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp) {
-  (void)easy;
-  wh_health_checker *hc = userp;
-  sock_ctx *c = socketp;
-  if (what == CURL_POLL_REMOVE) {
-    if (c) {
-      CURLAPI->multi_assign(hc->multi, fd, NULL);
-      sock_close(hc, c);
-    }
-    return 0;
-  }
-  if (!c) {
-    c = calloc(1, sizeof(*c));
-    if (!c || uv_poll_init_socket(hc->loop, &c->poll, fd) != 0) {
-      free(c);
-      return -1;
-    }
-    c->fd = fd;
-    c->hc = hc;
-    c->poll.data = c;
-    c->next = hc->socks;
-    if (hc->socks)
-      hc->socks->prev = c;
-    hc->socks = c;
-    CURLAPI->multi_assign(hc->multi, fd, c);
-  }
-  int ev = 0;
-  if (what & CURL_POLL_IN)
-    ev |= UV_READABLE;
-  if (what & CURL_POLL_OUT)
-    ev |= UV_WRITABLE;
-  uv_poll_start(&c->poll, ev, on_poll);
-  return 0;
-}
-
-static void on_curl_timeout(uv_timer_t *t) {
-  wh_health_checker *hc = t->data;
-  int running = 0;
-  CURLAPI->multi_socket_action(hc->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-  check_multi_info(hc);
-}
-
-static int on_curl_timer(CURLM *multi, long ms, void *userp) {
-  (void)multi;
-  wh_health_checker *hc = userp;
-  if (ms < 0)
-    uv_timer_stop(&hc->timeout);
-  else
-    uv_timer_start(&hc->timeout, on_curl_timeout, (uint64_t)ms, 0);
-  return 0;
 }
 
 /* ---- probes ---- */
@@ -170,6 +72,7 @@ static size_t discard(char *p, size_t size, size_t n, void *ud) {
 }
 
 static void on_probe_timer(uv_timer_t *t);
+static void on_probe_done(void *arg, CURL *easy, CURLcode rc);
 
 static void schedule(target *t) {
   bool up = atomic_load(&t->cell->up) != 0;
@@ -198,7 +101,6 @@ static void on_probe_timer(uv_timer_t *tm) {
   const settings *s = &t->set;
   t->errbuf[0] = '\0';
   CURLAPI->easy_setopt(e, CURLOPT_URL, s->probe_url);
-  CURLAPI->easy_setopt(e, CURLOPT_PRIVATE, t);
   CURLAPI->easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
   CURLAPI->easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   CURLAPI->easy_setopt(e, CURLOPT_NOPROXY, "*");
@@ -222,7 +124,7 @@ static void on_probe_timer(uv_timer_t *tm) {
   if (s->h2c)
     CURLAPI->easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
   t->easy = e;
-  if (CURLAPI->multi_add_handle(hc->multi, e) != CURLM_OK) {
+  if (wh_curl_uv_add(hc->curl, e, on_probe_done, t) != 0) {
     t->easy = NULL;
     CURLAPI->easy_cleanup(e);
     schedule(t);
@@ -248,26 +150,13 @@ static void probe_done(target *t, CURLcode rc) {
   set_state(t, up, reason);
 }
 
-static void check_multi_info(wh_health_checker *hc) {
-  CURLMsg *m;
-  int left;
-  while ((m = CURLAPI->multi_info_read(hc->multi, &left))) {
-    if (m->msg != CURLMSG_DONE)
-      continue;
-    CURL *e = m->easy_handle;
-    CURLcode rc = m->data.result;
-    target *t = NULL;
-    CURLAPI->easy_getinfo(e, CURLINFO_PRIVATE, (char **)&t);
-    if (t)
-      probe_done(t, rc);
-    CURLAPI->multi_remove_handle(hc->multi, e);
-    CURLAPI->easy_cleanup(e);
-    if (t) {
-      t->easy = NULL;
-      if (!hc->closing)
-        schedule(t);
-    }
-  }
+static void on_probe_done(void *arg, CURL *easy, CURLcode rc) {
+  target *t = arg;
+  probe_done(t, rc);
+  CURLAPI->easy_cleanup(easy);
+  t->easy = NULL;
+  if (!t->hc->closing)
+    schedule(t);
 }
 
 /* ---- targets ---- */
@@ -286,7 +175,7 @@ static void on_target_closed(uv_handle_t *h) {
 static void target_drop(target *t) {
   wh_health_checker *hc = t->hc;
   if (t->easy) {
-    CURLAPI->multi_remove_handle(hc->multi, t->easy);
+    wh_curl_uv_cancel(hc->curl, t->easy);
     CURLAPI->easy_cleanup(t->easy);
     t->easy = NULL;
   }
@@ -382,24 +271,20 @@ static int make_settings(settings *out, const wh_health_check *h, const wh_lb_se
 }
 
 wh_health_checker *wh_health_checker_new(uv_loop_t *loop, wh_health_store *store) {
-  if (!store || !(curl_api = wh_curl_load()) ||
-      CURLAPI->global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+  if (!store)
     return NULL;
+  wh_curl_uv *curl = wh_curl_uv_new(loop);
+  if (!curl)
+    return NULL;
+  curl_api = wh_curl_uv_api(curl);
   wh_health_checker *hc = calloc(1, sizeof(*hc));
-  if (!hc || !(hc->multi = CURLAPI->multi_init())) {
-    free(hc);
-    CURLAPI->global_cleanup();
+  if (!hc) {
+    wh_curl_uv_close(curl);
     return NULL;
   }
   hc->loop = loop;
+  hc->curl = curl;
   hc->store = wh_health_store_ref(store);
-  uv_timer_init(loop, &hc->timeout);
-  hc->timeout.data = hc;
-  hc->open_handles = 1;
-  CURLAPI->multi_setopt(hc->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
-  CURLAPI->multi_setopt(hc->multi, CURLMOPT_SOCKETDATA, hc);
-  CURLAPI->multi_setopt(hc->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
-  CURLAPI->multi_setopt(hc->multi, CURLMOPT_TIMERDATA, hc);
   return hc;
 }
 
@@ -556,12 +441,6 @@ size_t wh_health_checker_ntargets(const wh_health_checker *hc) {
   return hc ? hc->n : 0;
 }
 
-static void on_timeout_closed(uv_handle_t *h) {
-  wh_health_checker *hc = h->data;
-  hc->open_handles--;
-  maybe_finish(hc);
-}
-
 void wh_health_checker_close(wh_health_checker *hc) {
   if (!hc || hc->closing)
     return;
@@ -570,11 +449,9 @@ void wh_health_checker_close(wh_health_checker *hc) {
   for (size_t i = 0; i < hc->n; i++)
     target_drop(hc->t[i]);
   hc->n = 0;
-  CURLAPI->multi_cleanup(hc->multi);
-  hc->multi = NULL;
-  /* Sockets libcurl did not report removed before its cleanup. */
-  while (hc->socks)
-    sock_close(hc, hc->socks);
-  uv_timer_stop(&hc->timeout);
-  uv_close((uv_handle_t *)&hc->timeout, on_timeout_closed);
+  /* Every probe was cancelled above: no done callback runs from here. */
+  wh_curl_uv_close(hc->curl);
+  hc->curl = NULL;
+  /* Without targets no timer is left to close. */
+  maybe_finish(hc);
 }

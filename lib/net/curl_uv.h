@@ -37,9 +37,12 @@ uv_loop_t *wh_curl_uv_loop(const wh_curl_uv *m);
  * then added when libcurl returns. 0, or WH_ENOMEM / WH_ERR (not started,
  * done will not be called). */
 int wh_curl_uv_add(wh_curl_uv *m, CURL *easy, wh_curl_uv_done_fn done, void *arg);
-/* Stops a transfer without calling its done callback; the easy handle is the
- * caller's again when this returns (from inside a libcurl callback of that
- * very transfer, return an error from that callback instead). */
+/* Stops a transfer without calling its done callback. Outside libcurl's
+ * callbacks the easy handle is the caller's again when this returns. From
+ * inside a libcurl callback (of any transfer of m) the transfer is only
+ * marked and removed once libcurl returns: the handle must not be freed or
+ * reused before then (the Docker engine client never cancels from there;
+ * from the callback of that very transfer, return an error instead). */
 void wh_curl_uv_cancel(wh_curl_uv *m, CURL *easy);
 /* Transfers started and not finished. */
 size_t wh_curl_uv_running(const wh_curl_uv *m);

@@ -6,7 +6,7 @@
 
 #include "lib/core/log.h"
 #include "lib/core/str.h"
-#include "lib/net/curl_dl.h"
+#include "lib/net/curl_uv.h"
 
 /* Set by wh_engine_new before any other curl call here. */
 static const wh_curl_api *curl_api;
@@ -15,7 +15,8 @@ static const wh_curl_api *curl_api;
 struct wh_engine_req {
   wh_engine *e;
   CURL *easy;
-  bool stream, cancelled, added;
+  bool stream, cancelled;
+  bool late_add;   /* started from inside libcurl: its addition may still fail */
   bool failed_cap; /* the answer or a line went over its cap */
   long status;     /* known once the headers are in (streams) */
   long depth;      /* of the partial element of a stream */
@@ -29,26 +30,21 @@ struct wh_engine_req {
   wh_engine_req *prev, *next;
 };
 
-typedef struct sock_ctx {
-  uv_poll_t poll;
-  curl_socket_t fd;
-  wh_engine *e;
-  struct sock_ctx *prev, *next;
-} sock_ctx;
-
 struct wh_engine {
   uv_loop_t *loop;
-  CURLM *multi;
-  uv_timer_t timeout;
+  wh_curl_uv *curl;
+  /* Runs, once libcurl has returned, the cancellations and the close asked
+   * for from an event line; its close callback frees the engine. */
+  uv_timer_t later;
   char *base_url; /* "http://localhost" for a Unix socket */
   char *unix_path;
   char *ca, *cert, *key, *username, *password, *user_agent;
   bool insecure;
   int64_t timeout_ms;
   wh_engine_req *reqs;
-  sock_ctx *socks;
-  /* >0 while libcurl is running our callbacks: requests cannot be removed
-   * from the multi handle then, and the engine cannot be freed. */
+  /* >0 while an event line is delivered, i.e. inside libcurl: transfers
+   * cannot be removed from the multi handle then, and the engine cannot be
+   * torn down. */
   int depth;
   bool closing, torn_down;
   void (*closed)(void *);
@@ -67,16 +63,25 @@ static void req_unlink(wh_engine *e, wh_engine_req *r) {
   r->prev = r->next = NULL;
 }
 
+/* Stops r's transfer if it still runs and frees r; not while e->depth > 0
+ * unless r's handle never was in the multi. */
 static void req_free(wh_engine_req *r) {
   wh_engine *e = r->e;
   if (r->easy) {
-    if (r->added)
-      CURLAPI->multi_remove_handle(e->multi, r->easy);
+    wh_curl_uv_cancel(e->curl, r->easy);
     CURLAPI->easy_cleanup(r->easy);
   }
   req_unlink(e, r);
   free(r->buf);
   free(r);
+}
+
+static void on_later(uv_timer_t *t);
+
+/* Work that must wait until libcurl has returned. */
+static void defer(wh_engine *e) {
+  if (!e->torn_down)
+    uv_timer_start(&e->later, on_later, 0, 0);
 }
 
 /* Appends to r->buf, keeping it NUL-terminated; false beyond limit. */
@@ -103,8 +108,9 @@ static bool buf_append(wh_engine_req *r, const char *p, size_t n, size_t limit) 
 
 static size_t on_write(char *p, size_t size, size_t nmemb, void *ud) {
   wh_engine_req *r = ud;
+  wh_engine *e = r->e;
   size_t n = size * nmemb;
-  if (r->cancelled || r->e->closing)
+  if (r->cancelled || e->closing)
     return 0; /* aborts the transfer */
   if (r->stream && r->status == 0)
     CURLAPI->easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->status);
@@ -156,16 +162,27 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *ud) {
     r->in_str = r->esc = false;
     if (len > off) {
       r->buf[len] = '\0';
+      e->depth++;
       r->on_line(r->ud, r->buf + off, len - off);
-      if (r->cancelled || r->e->closing)
+      e->depth--;
+      /* Cancelled or closed from the line: returning 0 ends this transfer,
+       * whose done callback then frees it. */
+      if (r->cancelled || e->closing)
         return 0;
     }
   }
   return n;
 }
 
-static void finish(wh_engine_req *r, CURLcode rc) {
+/* The end of a transfer (wh_curl_uv_done_fn), never inside libcurl. */
+static void on_done(void *arg, CURL *easy, CURLcode rc) {
+  wh_engine_req *r = arg;
   wh_engine *e = r->e;
+  (void)easy;
+  if (r->cancelled) {
+    req_free(r);
+    return;
+  }
   long status = 0;
   CURLAPI->easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
   char err[CURL_ERROR_SIZE + 64];
@@ -175,6 +192,8 @@ static void finish(wh_engine_req *r, CURLcode rc) {
     snprintf(err, sizeof(err), "%s over %u MiB", r->stream && ok2xx ? "event line" : "answer",
              (r->stream && ok2xx ? WH_ENGINE_MAX_LINE : WH_ENGINE_MAX_BODY) >> 20);
     why = err;
+  } else if (rc == CURLE_FAILED_INIT && r->late_add && !r->errbuf[0]) {
+    why = "cannot start the request"; /* the deferred addition failed */
   } else if (rc != CURLE_OK) {
     snprintf(err, sizeof(err), "%s", r->errbuf[0] ? r->errbuf : CURLAPI->easy_strerror(rc));
     why = err;
@@ -187,11 +206,14 @@ static void finish(wh_engine_req *r, CURLcode rc) {
     body = r->buf;
     len = r->len;
   }
-  CURLAPI->multi_remove_handle(e->multi, r->easy);
-  r->added = false;
+  /* Out of the list before done runs: done may close the engine, which
+   * then has nothing of r left to free. */
+  req_unlink(e, r);
   r->cancelled = true; /* nothing more for this request, whatever done does */
   r->done(r->ud, status, body, len, why);
-  req_free(r);
+  CURLAPI->easy_cleanup(r->easy);
+  free(r->buf);
+  free(r);
 }
 
 static wh_engine_req *start(wh_engine *e, const char *path, bool stream, wh_engine_line_fn on_line,
@@ -214,7 +236,6 @@ static wh_engine_req *start(wh_engine *e, const char *path, bool stream, wh_engi
   r->ud = ud;
   CURLAPI->easy_setopt(h, CURLOPT_URL, url);
   free(url);
-  CURLAPI->easy_setopt(h, CURLOPT_PRIVATE, r);
   CURLAPI->easy_setopt(h, CURLOPT_ERRORBUFFER, r->errbuf);
   CURLAPI->easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
   CURLAPI->easy_setopt(h, CURLOPT_NOPROXY, "*");
@@ -247,15 +268,12 @@ static wh_engine_req *start(wh_engine *e, const char *path, bool stream, wh_engi
   if (e->reqs)
     e->reqs->prev = r;
   e->reqs = r;
-  /* libcurl refuses multi calls from its own callbacks (a request started
-   * from an event line): those are added when the dispatch unwinds. */
-  if (e->depth > 0)
-    return r;
-  if (CURLAPI->multi_add_handle(e->multi, h) != CURLM_OK) {
-    req_free(r);
+  /* From an event line, wh_curl_uv adds the handle once libcurl returns. */
+  r->late_add = e->depth > 0;
+  if (wh_curl_uv_add(e->curl, h, on_done, r) != 0) {
+    req_free(r); /* never in the multi: safe even from an event line */
     return NULL;
   }
-  r->added = true;
   return r;
 }
 
@@ -272,158 +290,12 @@ void wh_engine_cancel(wh_engine_req *r) {
   if (!r || r->cancelled)
     return;
   r->cancelled = true;
-  /* Inside a libcurl callback the handle cannot be removed: the sweep at
-   * the end of the dispatch does it. */
+  /* From an event line the handle cannot leave the multi: the transfer
+   * aborts at its next write, or the deferred sweep removes it. */
   if (r->e->depth == 0)
     req_free(r);
-}
-
-/* ---- libcurl multi-socket on the uv loop ---- */
-
-static void teardown(wh_engine *e);
-
-static void check_multi_info(wh_engine *e) {
-  CURLMsg *m;
-  int left;
-  while (!e->closing && (m = CURLAPI->multi_info_read(e->multi, &left))) {
-    if (m->msg != CURLMSG_DONE)
-      continue;
-    CURL *h = m->easy_handle;
-    CURLcode rc = m->data.result;
-    wh_engine_req *r = NULL;
-    CURLAPI->easy_getinfo(h, CURLINFO_PRIVATE, (char **)&r);
-    if (!r)
-      continue;
-    if (r->cancelled)
-      req_free(r);
-    else
-      finish(r, rc);
-  }
-}
-
-static void dispatch_begin(wh_engine *e) {
-  e->depth++;
-}
-
-static void dispatch_end(wh_engine *e) {
-  if (e->depth > 1) {
-    e->depth--;
-    return;
-  }
-  /* depth stays 1 while sweeping: a callback run from here only marks. */
-  bool again = true;
-  while (again && !e->closing) {
-    again = false;
-    wh_engine_req *r = e->reqs, *next;
-    for (; r; r = next) {
-      next = r->next;
-      if (r->cancelled) {
-        req_free(r);
-      } else if (!r->added) {
-        if (CURLAPI->multi_add_handle(e->multi, r->easy) == CURLM_OK) {
-          r->added = true;
-          continue;
-        }
-        r->cancelled = true;
-        r->done(r->ud, 0, "", 0, "cannot start the request");
-        again = true; /* the callback may have changed the list */
-        break;
-      }
-    }
-  }
-  e->depth = 0;
-  if (e->closing)
-    teardown(e);
-}
-
-static void on_sock_closed(uv_handle_t *h) {
-  free(h->data);
-}
-
-static void sock_close(wh_engine *e, sock_ctx *c) {
-  if (c->prev)
-    c->prev->next = c->next;
   else
-    e->socks = c->next;
-  if (c->next)
-    c->next->prev = c->prev;
-  uv_poll_stop(&c->poll);
-  uv_close((uv_handle_t *)&c->poll, on_sock_closed);
-}
-
-static void on_poll(uv_poll_t *p, int status, int events) {
-  sock_ctx *c = p->data;
-  wh_engine *e = c->e;
-  int flags = 0;
-  if (status < 0)
-    flags = CURL_CSELECT_ERR;
-  else {
-    if (events & UV_READABLE)
-      flags |= CURL_CSELECT_IN;
-    if (events & UV_WRITABLE)
-      flags |= CURL_CSELECT_OUT;
-  }
-  int running = 0;
-  dispatch_begin(e);
-  CURLAPI->multi_socket_action(e->multi, c->fd, flags, &running);
-  check_multi_info(e);
-  dispatch_end(e);
-}
-
-static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp) {
-  (void)easy;
-  wh_engine *e = userp;
-  sock_ctx *c = socketp;
-  if (what == CURL_POLL_REMOVE) {
-    if (c) {
-      CURLAPI->multi_assign(e->multi, fd, NULL);
-      sock_close(e, c);
-    }
-    return 0;
-  }
-  if (!c) {
-    c = calloc(1, sizeof(*c));
-    if (!c || uv_poll_init_socket(e->loop, &c->poll, fd) != 0) {
-      free(c);
-      return -1;
-    }
-    c->fd = fd;
-    c->e = e;
-    c->poll.data = c;
-    c->next = e->socks;
-    if (e->socks)
-      e->socks->prev = c;
-    e->socks = c;
-    CURLAPI->multi_assign(e->multi, fd, c);
-  }
-  int ev = 0;
-  if (what & CURL_POLL_IN)
-    ev |= UV_READABLE;
-  if (what & CURL_POLL_OUT)
-    ev |= UV_WRITABLE;
-  uv_poll_start(&c->poll, ev, on_poll);
-  return 0;
-}
-
-static void on_curl_timeout(uv_timer_t *t) {
-  wh_engine *e = t->data;
-  int running = 0;
-  dispatch_begin(e);
-  CURLAPI->multi_socket_action(e->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-  check_multi_info(e);
-  dispatch_end(e);
-}
-
-static int on_curl_timer(CURLM *multi, long ms, void *userp) {
-  (void)multi;
-  wh_engine *e = userp;
-  if (e->closing)
-    return 0;
-  if (ms < 0)
-    uv_timer_stop(&e->timeout);
-  else
-    uv_timer_start(&e->timeout, on_curl_timeout, (uint64_t)ms, 0);
-  return 0;
+    defer(r->e);
 }
 
 /* ---- life cycle ---- */
@@ -505,51 +377,56 @@ wh_engine *wh_engine_new(uv_loop_t *loop, const wh_engine_opts *o, wh_errlist *e
     engine_free(e);
     return NULL;
   }
-  if (!(curl_api = wh_curl_load()) || CURLAPI->global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+  if (!wh_curl_load()) {
     wh_errlist_add(errs, "libcurl (libcurl.so.4) cannot be loaded: the Docker provider needs it");
     engine_free(e);
     return NULL;
   }
-  if (!(e->multi = CURLAPI->multi_init())) {
+  if (!(e->curl = wh_curl_uv_new(loop))) {
     wh_errlist_add(errs, "out of memory");
-    CURLAPI->global_cleanup();
     engine_free(e);
     return NULL;
   }
+  curl_api = wh_curl_uv_api(e->curl);
   e->loop = loop;
   e->timeout_ms = o->timeout_ms;
-  uv_timer_init(loop, &e->timeout);
-  e->timeout.data = e;
-  CURLAPI->multi_setopt(e->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
-  CURLAPI->multi_setopt(e->multi, CURLMOPT_SOCKETDATA, e);
-  CURLAPI->multi_setopt(e->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
-  CURLAPI->multi_setopt(e->multi, CURLMOPT_TIMERDATA, e);
+  uv_timer_init(loop, &e->later);
+  e->later.data = e;
   return e;
 }
 
-static void on_timeout_closed(uv_handle_t *h) {
+static void on_later_closed(uv_handle_t *h) {
   wh_engine *e = h->data;
   void (*closed)(void *) = e->closed;
   void *ud = e->closed_ud;
   engine_free(e);
-  CURLAPI->global_cleanup();
   if (closed)
     closed(ud);
 }
 
+/* Never inside libcurl (e->depth == 0). */
 static void teardown(wh_engine *e) {
   if (e->torn_down)
     return;
   e->torn_down = true;
   while (e->reqs)
     req_free(e->reqs);
-  CURLAPI->multi_cleanup(e->multi);
-  e->multi = NULL;
-  /* Sockets libcurl did not report removed before its cleanup. */
-  while (e->socks)
-    sock_close(e, e->socks);
-  uv_timer_stop(&e->timeout);
-  uv_close((uv_handle_t *)&e->timeout, on_timeout_closed);
+  /* No transfer is left: no done callback runs from here. */
+  wh_curl_uv_close(e->curl);
+  e->curl = NULL;
+  uv_timer_stop(&e->later);
+  uv_close((uv_handle_t *)&e->later, on_later_closed);
+}
+
+static void on_later(uv_timer_t *t) {
+  wh_engine *e = t->data;
+  for (wh_engine_req *r = e->reqs, *next; r; r = next) {
+    next = r->next;
+    if (r->cancelled)
+      req_free(r);
+  }
+  if (e->closing)
+    teardown(e);
 }
 
 void wh_engine_close(wh_engine *e, void (*closed)(void *ud), void *ud) {
@@ -562,6 +439,8 @@ void wh_engine_close(wh_engine *e, void (*closed)(void *ud), void *ud) {
     r->cancelled = true;
   if (e->depth == 0)
     teardown(e);
+  else
+    defer(e);
 }
 
 /* ---- JSON ---- */
