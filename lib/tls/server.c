@@ -424,6 +424,8 @@ static void load_certificates(wh_tls_server *s, const wh_runtime *rt) {
     wh_cert_store_set_default(s->store, def);
     wh_cert_unref(def);
   } else {
+    /* (only reached when the configuration serves TLS at all: see
+     * needs_tls) */
     wh_cert *gen = default_generated();
     if (gen)
       wh_cert_store_set_default(s->store, gen);
@@ -474,6 +476,24 @@ static void warn_expiry(const wh_cert *c) {
 
 /* ---- build ---- */
 
+static bool needs_tls(const wh_static_config *stat, const wh_runtime *rt) {
+  if (rt->tls && (rt->tls->certificates.n || rt->tls->options.n || rt->tls->stores.n))
+    return true;
+  for (size_t i = 0; i < stat->entry_points.n; i++) {
+    const wh_entrypoint *ep = stat->entry_points.vals[i];
+    if (ep->http.tls)
+      return true;
+  }
+  const wh_rt_list *h = &rt->elems[WH_KIND_HTTP_ROUTER], *t = &rt->elems[WH_KIND_TCP_ROUTER];
+  for (size_t i = 0; i < h->n; i++)
+    if (h->v[i]->tls)
+      return true;
+  for (size_t i = 0; i < t->n; i++)
+    if (t->v[i]->tls)
+      return true;
+  return false;
+}
+
 wh_tls_server *wh_tls_server_build(const wh_static_config *stat, wh_runtime *rt) {
   wh_tls_server *s = calloc(1, sizeof(*s));
   if (!s)
@@ -483,7 +503,22 @@ wh_tls_server *wh_tls_server_build(const wh_static_config *stat, wh_runtime *rt)
   s->neps = stat->entry_points.n;
   s->eps = calloc(s->neps ? s->neps : 1, sizeof(*s->eps));
   s->store = wh_cert_store_new();
-  if (!s->eps || !s->store || compile_policies(s, rt, &failed) < 0)
+  if (!s->eps || !s->store)
+    goto oom;
+  /* A configuration without any TLS builds none of it: compiling options
+   * and generating the default certificate bring OpenSSL's state in, a few
+   * MiB of resident memory a plain HTTP deployment does not need. A
+   * ClientHello is then refused. */
+  if (!needs_tls(stat, rt)) {
+    failed_free(&failed);
+    if (wh_cert_store_finish(s->store) < 0)
+      goto oom_nofailed;
+    s->ctx = calloc(1, sizeof(*s->ctx));
+    if (!s->ctx)
+      goto oom_nofailed;
+    return s;
+  }
+  if (compile_policies(s, rt, &failed) < 0)
     goto oom;
   map_routers(s, stat, rt, &failed, false);
   map_routers(s, stat, rt, &failed, true);
@@ -613,6 +648,8 @@ static int host_policy(const wh_tls_server *s, size_t ep_index, const char *host
 
 const wh_tls_policy *wh_tls_server_policy_for_host(const wh_tls_server *s, size_t ep_index,
                                                    const char *host) {
+  if (!s->npol)
+    return NULL; /* no TLS configured */
   return s->pol[host_policy(s, ep_index, host)];
 }
 
@@ -642,6 +679,9 @@ static SSL_CTX *make_ctx(const wh_tls_policy *p, const wh_cert_group *g) {
 
 SSL_CTX *wh_tls_server_ctx(wh_tls_server *s, size_t ep_index, const char *sni, const char *local_ip,
                            const wh_tls_policy **pol) {
+  *pol = NULL;
+  if (!s->npol)
+    return NULL; /* no TLS configured: the handshake is refused */
   bool has_sni = sni && *sni;
   int pi = host_policy(s, ep_index, has_sni ? sni : NULL);
   const wh_tls_policy *p = s->pol[pi];

@@ -182,3 +182,18 @@ def test_prometheus_certificate_expiry_gauge(wharf, backends, pki):
             f'serial="{serial}"}} {not_after}')
     assert want in r.text.splitlines(), r.text
     assert "# TYPE traefik_tls_certs_not_after gauge" in r.text
+
+
+def test_without_any_tls_configuration_a_client_hello_is_refused(wharf, backends):
+    """Nothing serves TLS: no options are compiled and no default certificate is generated
+    (they cost resident memory), and a TLS client is closed rather than served."""
+    b = backends.http("plain")
+    w = wharf.start({"api": {"insecure": True}, "entryPoints": {"web": {}}}, dynamic={"http": {
+        "routers": {"r": {"rule": "Host(`a.example`)", "service": "s"}},
+        "services": {"s": {"loadBalancer": {"servers": [{"url": b.url}]}}},
+    }})
+    assert w.get("/api/certificates").json() == []
+    with pytest.raises((ssl.SSLError, OSError)):
+        https_get(w.ports["web"], "a.example")
+    r = w.http.get(w.url("/echo", "web"), headers={"Host": "a.example"}, timeout=5)
+    assert r.status_code == 200
