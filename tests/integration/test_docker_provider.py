@@ -320,6 +320,67 @@ def test_redirect_scheme_and_strip_prefix_middlewares_from_labels(wharf, docker)
     assert "sp@docker" in mw.get("usedBy", [])
 
 
+def test_users_hsts_and_ratelimit_from_the_file_referenced_by_labels(wharf, docker, tmp_path):
+    """Issue 6 acceptance, the users' configuration verbatim: `hsts` and `ratelimit` defined in
+    the dynamic file, referenced from a container's labels as hsts@file and ratelimit@file, on
+    a TLS router: HSTS on the HTTPS answer, and the rate limit applies."""
+    import tlsutil
+
+    ca = tlsutil.CA(tmp_path / "ca")
+    cert, key = ca.issue("users.example")
+    net, _ = docker.network("users-net")
+    dynamic = {
+        "http": {"middlewares": {
+            "hsts": {"headers": {"stsSeconds": 31536000, "stsIncludeSubdomains": True,
+                                 "stsPreload": True}},
+            "ratelimit": {"rateLimit": {"average": 100, "burst": 50}},
+        }},
+        "tls": {"certificates": [{"certFile": str(cert), "keyFile": str(key)}]},
+    }
+    w = start(wharf, docker, dynamic=dynamic, entrypoints={"websecure": {}})
+    docker.run("users-app", network=net, labels=enabled(**{
+        "traefik.http.routers.app.rule": "Host(`users.example`)",
+        "traefik.http.routers.app.entrypoints": "websecure",
+        "traefik.http.routers.app.tls": "true",
+        "traefik.http.routers.app.middlewares": "hsts@file,ratelimit@file",
+    }))
+    wait_api(w, "/api/http/routers/app@docker", lambda b: b.get("status") == "enabled")
+    port = w.ports["websecure"]
+    ctx = tlsutil.client_context(ca=ca.cert)
+
+    def answer():
+        try:
+            return tlsutil.https_get(port, "users.example", path="/id.txt", ctx=ctx)
+        except OSError:
+            return None
+    deadline = time.monotonic() + ROUTE_TIMEOUT
+    res = answer()
+    while (res is None or res.status != 200) and time.monotonic() < deadline:
+        time.sleep(0.1)
+        res = answer()
+    assert res is not None and res.status == 200 and res.body == b"users-app", w.log_tail()
+    head = res.response.split(b"\r\n\r\n", 1)[0].decode()
+    assert "Strict-Transport-Security: max-age=31536000; includeSubDomains; preload" in head
+    # burst 50 at 100/s: a quick run of 150 requests on one connection meets the limit
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        with ctx.wrap_socket(raw, server_hostname="users.example") as sk:
+            statuses = []
+            rd = sk.makefile("rb")
+            for _ in range(150):
+                sk.sendall(b"GET /id.txt HTTP/1.1\r\nHost: users.example\r\n\r\n")
+                line = rd.readline()
+                statuses.append(int(line.split()[1]))
+                length = 0
+                while True:
+                    h = rd.readline()
+                    if h in (b"\r\n", b""):
+                        break
+                    if h.lower().startswith(b"content-length:"):
+                        length = int(h.split(b":")[1])
+                rd.read(length)
+    assert 429 in statuses and statuses.count(200) >= 50, statuses
+
+
 def test_redirect_regex_middleware_from_labels(wharf, docker):
     net, _ = docker.network("rr-net")
     w = start(wharf, docker)
