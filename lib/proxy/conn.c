@@ -1309,6 +1309,22 @@ static bool target_ok(const char *t, size_t n) {
 static void proxy_start(wh_conn *c, const wh_rt_elem *router, wh_mw_exchange *x, const char *query);
 static void dial_server(wh_conn *c);
 static void put_escaped_path(wh_strbuf *o, const char *path);
+
+/* n bytes of s, with every byte other than letters, digits and those in
+ * keep written as %XX. */
+static void put_pct(wh_strbuf *o, const char *s, size_t n, const char *keep) {
+  static const char hex[] = "0123456789ABCDEF";
+  for (size_t i = 0; i < n; i++) {
+    unsigned char ch = (unsigned char)s[i];
+    if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+        (ch && strchr(keep, ch))) {
+      wh_strbuf_putc(o, (char)ch);
+    } else {
+      char e[3] = {'%', hex[ch >> 4], hex[ch & 15]};
+      wh_strbuf_append(o, e, 3);
+    }
+  }
+}
 static bool errors_fetch(wh_conn *c);
 static void retry_cancel(wh_conn *c);
 static bool retry_start(wh_conn *c);
@@ -2008,8 +2024,7 @@ static void proxy_start(wh_conn *c, const wh_rt_elem *router, wh_mw_exchange *x,
   /* headers for the backend */
   bool pass_host = lbc ? lbc->pass_host_header : true;
   wh_hop_by_hop_strip(&c->hdrs, c->upgrade_ws);
-  bool trusted = c->ep->insecure ||
-                 (c->ep->trusted && wh_ipset_contains(c->ep->trusted, (struct sockaddr *)&c->peer));
+  bool trusted = x->fwd_trusted; /* decided once, at dispatch */
   wh_fwd_ctx fc = {
       .client = (const struct sockaddr *)&c->peer,
       .trusted = trusted,
@@ -2087,18 +2102,7 @@ static void proxy_start(wh_conn *c, const wh_rt_elem *router, wh_mw_exchange *x,
  * backend as %20, %5C, ... and never as a raw byte that it could read as a
  * separator (HARDENING 14). */
 static void put_escaped_path(wh_strbuf *o, const char *path) {
-  static const char hex[] = "0123456789ABCDEF";
-  for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
-    unsigned char ch = *p;
-    bool keep = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-                strchr("-._~!$&'()*+,;=:@/%", ch) != NULL;
-    if (keep) {
-      wh_strbuf_putc(o, (char)ch);
-    } else {
-      char e[3] = {'%', hex[ch >> 4], hex[ch & 15]};
-      wh_strbuf_append(o, e, 3);
-    }
-  }
+  put_pct(o, path, strlen(path), "-._~!$&'()*+,;=:@/%");
 }
 
 /* Sends the head in c->up_head to c->server: on a pooled connection, else
@@ -2359,19 +2363,7 @@ static bool errors_fetch(wh_conn *c) {
       q += 16;
     } else if (strncmp(q, "{url}", 5) == 0) {
       /* the original target, escaped to sit in a query string */
-      static const char hex[] = "0123456789ABCDEF";
-      for (const char *t = c->head.buf + c->head.url_off,
-                      *te = c->head.buf + c->head.url_off + c->head.url_len;
-           t < te; t++) {
-        unsigned char ch = (unsigned char)*t;
-        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-            strchr("-._~", ch)) {
-          wh_strbuf_putc(o, (char)ch);
-        } else {
-          char e[3] = {'%', hex[ch >> 4], hex[ch & 15]};
-          wh_strbuf_append(o, e, 3);
-        }
-      }
+      put_pct(o, c->head.buf + c->head.url_off, c->head.url_len, "-._~");
       q += 5;
     } else {
       wh_strbuf_putc(o, *q++);
