@@ -196,6 +196,12 @@ static int conclude(const wh_mw_basicauth_conf *c, wh_mw_exchange *x, const char
     return answer_500(x);
   if (c->remove_header && wh_mw_exchange_set_header(x, "Authorization", NULL) != 0)
     return answer_500(x);
+  /* the access log's ClientUsername (Traefik sets it for every basicAuth) */
+  char *u = wh_strndup(cr->user, cr->user_len);
+  if (u) {
+    free(x->username);
+    x->username = u;
+  }
   return WH_MW_NEXT;
 }
 

@@ -11,6 +11,7 @@
 #include "lib/control/control.h"
 #include "lib/core/log.h"
 #include "lib/http/headers.h"
+#include "lib/observe/observe.h"
 #include "lib/proxy/worker.h"
 #include "providers/docker/docker_provider.h"
 #include "providers/file/file_provider.h"
@@ -22,6 +23,7 @@ typedef struct app {
   wh_static_config *stat;
   wh_control *control;
   wh_workers *workers;
+  wh_observe *observe;
   bool draining;
   wh_provider *file;
   wh_provider *docker;
@@ -87,7 +89,10 @@ static void on_signal(uv_signal_t *h, int signum) {
       wh_provider_file_reload(a->file);
     break;
   case SIGUSR1:
+    /* log rotation: both logs move to a fresh file of the same name */
     wh_log_reopen();
+    if (wh_observe_reopen(a->observe) != 0)
+      wh_log_error("SIGUSR1: the access log file could not be reopened");
     break;
   default:
     if (a->draining)
@@ -150,8 +155,22 @@ int wh_cmd_run(int argc, char **argv, char **envp) {
     wh_static_free(a.stat);
     return 1;
   }
+  /* before the first build (it counts as a reload) and the workers */
+  int nworkers = a.stat->wharf ? (int)a.stat->wharf->workers : 0;
+  if (nworkers <= 0)
+    nworkers = (int)uv_available_parallelism();
+  char oerr[256];
+  a.observe = wh_observe_new(a.stat, nworkers, oerr, sizeof(oerr));
+  if (!a.observe) {
+    wh_log_error("accessLog/metrics: %s", oerr);
+    wh_dyn_config_free(internal);
+    wh_errlist_free(&errs);
+    wh_static_free(a.stat);
+    return 1;
+  }
   a.control = wh_control_new(a.loop, a.stat, internal, publish, &a);
   if (!a.control) {
+    wh_observe_free(a.observe);
     wh_log_error("cannot build the initial configuration");
     wh_errlist_free(&errs);
     wh_static_free(a.stat);
@@ -201,6 +220,7 @@ int wh_cmd_run(int argc, char **argv, char **envp) {
   uv_run(a.loop, UV_RUN_DEFAULT);
   uv_loop_close(a.loop);
   wh_workers_free(a.workers);
+  wh_observe_free(a.observe); /* after the workers: it flushes their buffered lines */
   wh_static_free(a.stat);
   wh_headers_thread_cleanup();
   return a.exit_code;

@@ -8,6 +8,7 @@
 #include "lib/core/str.h"
 #include "lib/lb/health_check.h"
 #include "lib/lb/lb.h"
+#include "lib/observe/observe.h"
 #include "lib/tls/server.h"
 
 /* Providers known to the control, in precedence order for merging and for
@@ -86,16 +87,19 @@ static void build(wh_control *c) {
   wh_runtime *rt = wh_runtime_build(c->stat, frags, n);
   if (!rt) {
     wh_log_error("configuration build failed (out of memory); keeping the previous one");
+    wh_observe_config_reload(wh_observe_global(), false);
     return;
   }
   log_runtime(rt);
   wh_snapshot *s = wh_snapshot_new(c->stat, rt, c->generation + 1, c->health, c->nworkers);
   if (!s) {
     wh_log_error("snapshot build failed (out of memory); keeping the previous one");
+    wh_observe_config_reload(wh_observe_global(), false);
     return;
   }
   c->generation++;
   c->dirty = false;
+  wh_observe_config_reload(wh_observe_global(), true);
   c->last_build_ms = uv_now(c->loop);
   size_t routers = 0, disabled = 0;
   wh_runtime_count(rt, WH_KIND_HTTP_ROUTER, &routers, NULL, &disabled);

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,9 @@
 static const char *const level_names[] = {"TRACE", "DEBUG", "INFO", "WARN",
                                           "ERROR", "FATAL", "PANIC"};
 static const char *const level_short[] = {"TRC", "DBG", "INF", "WRN", "ERR", "FTL", "PNC"};
+/* the JSON format spells levels as zerolog (Traefik v3's logger) does */
+static const char *const level_json[] = {"trace", "debug", "info", "warn",
+                                         "error", "fatal", "panic"};
 
 /* The log may be written from any thread; configuration happens once at
  * start-up and on SIGUSR1 reopen, guarded by a mutex. */
@@ -26,6 +30,23 @@ static wh_log_level cur_level = WH_LOG_INFO;
 static wh_log_format cur_format = WH_LOG_FORMAT_COMMON;
 static int log_fd = 2;
 static char *log_path;
+
+/* Lines logged before the first wh_log_configure (e.g. while the static
+ * configuration that holds `log` is being read) wait here, so that they come
+ * out with the configured level, format and file rather than on stderr
+ * regardless (Traefik likewise hides the lines before its logger is set
+ * up). Never configured: written to stderr at exit. Guarded by log_mu. */
+#define PENDING_MAX 64
+typedef struct pending_line {
+  wh_log_level level;
+  time_t when;
+  char *msg;
+} pending_line;
+static bool configured;
+static bool atexit_set;
+static pending_line pending[PENDING_MAX];
+static size_t npending;
+static void replay_pending(void);
 
 int wh_log_parse_level(const char *name, wh_log_level *out) {
   for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++) {
@@ -60,6 +81,8 @@ int wh_log_configure(wh_log_level level, wh_log_format format, const char *path)
   log_path = (path && *path) ? strdup(path) : NULL;
   cur_level = level;
   cur_format = format;
+  configured = true;
+  replay_pending();
   pthread_mutex_unlock(&log_mu);
   return WH_OK;
 }
@@ -100,32 +123,23 @@ static void json_escape(wh_strbuf *b, const char *s) {
   }
 }
 
-void wh_log(wh_log_level level, const char *fmt, ...) {
+/* Formats and writes one line; log_mu held. */
+static void emit(wh_log_level level, time_t when, const char *msg) {
   if (level < cur_level)
     return;
-  char msg[2048];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof(msg), fmt, ap);
-  va_end(ap);
-
-  struct timeval tv;
-  gettimeofday(&tv, NULL);
   struct tm tm;
-  gmtime_r(&tv.tv_sec, &tm);
+  gmtime_r(&when, &tm);
   char ts[40];
   strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
 
   wh_strbuf b = {0};
   if (cur_format == WH_LOG_FORMAT_JSON) {
-    wh_strbuf_printf(&b, "{\"level\":\"%s\",\"time\":\"%s\",\"message\":\"", level_names[level],
-                     ts);
+    wh_strbuf_printf(&b, "{\"level\":\"%s\",\"time\":\"%s\",\"message\":\"", level_json[level], ts);
     json_escape(&b, msg);
     wh_strbuf_puts(&b, "\"}\n");
   } else {
     wh_strbuf_printf(&b, "%s %s %s\n", ts, level_short[level], msg);
   }
-  pthread_mutex_lock(&log_mu);
   if (b.data) {
     ssize_t off = 0;
     while ((size_t)off < b.len) {
@@ -137,6 +151,46 @@ void wh_log(wh_log_level level, const char *fmt, ...) {
       off += w;
     }
   }
-  pthread_mutex_unlock(&log_mu);
   wh_strbuf_free(&b);
+}
+
+/* log_mu held */
+static void replay_pending(void) {
+  for (size_t i = 0; i < npending; i++) {
+    emit(pending[i].level, pending[i].when, pending[i].msg);
+    free(pending[i].msg);
+  }
+  npending = 0;
+}
+
+static void flush_pending_at_exit(void) {
+  pthread_mutex_lock(&log_mu);
+  replay_pending();
+  pthread_mutex_unlock(&log_mu);
+}
+
+void wh_log(wh_log_level level, const char *fmt, ...) {
+  if (configured && level < cur_level)
+    return;
+  char msg[2048];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+
+  pthread_mutex_lock(&log_mu);
+  if (!configured) {
+    if (!atexit_set)
+      atexit_set = atexit(flush_pending_at_exit) == 0;
+    char *copy = strdup(msg);
+    if (npending < PENDING_MAX && copy) {
+      pending[npending++] = (pending_line){level, time(NULL), copy};
+    } else {
+      free(copy);
+      emit(level, time(NULL), msg);
+    }
+  } else {
+    emit(level, time(NULL), msg);
+  }
+  pthread_mutex_unlock(&log_mu);
 }

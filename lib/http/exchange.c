@@ -246,6 +246,7 @@ void wh_mw_exchange_free(wh_mw_exchange *x) {
   free(x->set_headers.vals);
   wh_resp_edits_free(x->edits, x->nedits);
   free(x->errors_service);
+  free(x->username);
   /* end callbacks not handed over are run as aborted: their state (a
    * counter a middleware took) must still be released */
   for (size_t i = 0; i < x->nends; i++)

@@ -100,6 +100,9 @@ typedef struct wh_mw_exchange {
   const wh_strmap *errors_rewrites;
   const char *errors_query;
   char *errors_service;
+  /* basicAuth: the authenticated user, for the access log's ClientUsername
+   * (owned; replace freeing the old one) */
+  char *username;
   int compress_enc;
   int64_t compress_min_bytes;
   const wh_strlist *compress_include, *compress_exclude;

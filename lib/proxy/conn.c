@@ -15,11 +15,15 @@
 #include "lib/http/forwarded.h"
 #include "lib/http/path.h"
 #include "lib/net/proxy_protocol.h"
+#include "lib/observe/observe.h"
 #include "lib/proxy/upstream.h"
 #include "lib/router/route_table.h"
 #include "lib/tls/client_hello.h"
 #include "lib/tls/server.h"
 #include "lib/tls/tls_stream.h"
+
+#include <openssl/ssl.h>
+#include <time.h>
 
 /* How long a closing connection may take to flush its last response and see
  * the peer's FIN before it is reset. */
@@ -314,6 +318,13 @@ static void on_conn_closed(uv_handle_t *h) {
   atomic_fetch_sub(&w->nconns, 1);
   conn_reset_exchange(c);
   conn_free_transport(c);
+  if (c->obs_counted)
+    wh_observe_conn(wh_observe_global(), w->index, c->ep->index, -1);
+  if (c->obs_resp_hdrs) {
+    wh_headers_free(c->obs_resp_hdrs);
+    free(c->obs_resp_hdrs);
+    c->obs_resp_hdrs = NULL;
+  }
   if (w->nfree < WH_FREELIST_MAX && !w->stopping) {
     /* Buffers keep their capacity for the next connection. */
     c->next = w->free_conns;
@@ -666,6 +677,11 @@ static void send_local(wh_conn *c, wh_http_resp *resp) {
     c->close_after = true; /* the rest of the body is not read */
   wh_resp_edits_apply_local(c->edits, c->nedits, resp);
   c->status = resp->status ? resp->status : 200;
+  c->obs_down_bytes = c->is_head ? 0 : resp->body.len;
+  if (c->obs_t0 && c->obs_resp_hdrs)
+    for (size_t i = 0; i < resp->nheaders; i++)
+      wh_headers_add(c->obs_resp_hdrs, resp->hdr_names[i], strlen(resp->hdr_names[i]),
+                     resp->hdr_values[i], strlen(resp->hdr_values[i]));
   wh_resp_serialize(&c->out, resp, c->is_head, c->http_minor, c->close_after, wh_worker_date(c->w));
   uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.len);
   c->head_sent = true;
@@ -705,7 +721,11 @@ static void fail_and_close(wh_conn *c, int status) {
 
 /* ---- exchange lifecycle ---- */
 
+static void obs_emit(wh_conn *c);
+
 static void conn_reset_exchange(wh_conn *c) {
+  if (c->obs_t0)
+    obs_emit(c); /* before anything the record borrows is released */
   unpark(c);
   c->holding = false;
   c->buffer_cap = 0;
@@ -762,6 +782,18 @@ static void conn_reset_exchange(wh_conn *c) {
   c->chunk_end_here = c->chunk_has_data = false;
   c->crlf_seen = 0;
   wh_headers_clear(&c->hdrs);
+  c->obs_t0 = c->obs_up_t0 = c->obs_up_t1 = 0;
+  c->obs_router = NULL;
+  free(c->obs_user);
+  c->obs_user = NULL;
+  free(c->obs_xff);
+  c->obs_xff = NULL;
+  c->obs_xff_taken = false;
+  c->obs_req_bytes = c->obs_origin_bytes = c->obs_down_bytes = 0;
+  c->obs_origin_status = 0;
+  c->obs_sse = false;
+  if (c->obs_resp_hdrs)
+    wh_headers_clear(c->obs_resp_hdrs);
 }
 
 /* Both halves are done: release the upstream, then close or wait for the
@@ -780,6 +812,88 @@ static void exchange_end(wh_conn *c) {
   c->rd_kind = WH_RD_IDLE;
   c->rd_deadline = c->ep->idle_ms ? wh_worker_now(c->w) + c->ep->idle_ms : 0;
   parser_resume(c);
+}
+
+/* The record of the exchange that ends (lib/observe/xrec.h); everything it
+ * points to is still alive here. */
+static void obs_emit(wh_conn *c) {
+  wh_observe *o = wh_observe_global();
+  if (!o)
+    return;
+  const wh_rt_elem *router = c->obs_router;
+  uint64_t now = uv_hrtime();
+  char tbuf[2048];
+  const wh_head *h = &c->head;
+  size_t tl = h->url_len;
+  char *theap = NULL;
+  const char *target = tbuf;
+  if (tl >= sizeof(tbuf)) {
+    theap = wh_strndup(h->buf + h->url_off, tl);
+    target = theap ? theap : "";
+  } else {
+    memcpy(tbuf, h->buf + h->url_off, tl);
+    tbuf[tl] = '\0';
+  }
+  char ver[8] = "";
+  const char *cipher = NULL;
+  if (c->tls && c->tls->ssl) {
+    const char *v = SSL_get_version(c->tls->ssl); /* "TLSv1.3" → "1.3", as Traefik prints it */
+    snprintf(ver, sizeof(ver), "%s", strncmp(v, "TLSv", 4) == 0 ? v + 4 : v);
+    const SSL_CIPHER *ci = SSL_get_current_cipher(c->tls->ssl);
+    cipher = ci ? SSL_CIPHER_standard_name(ci) : NULL;
+  }
+  wh_xproto proto = WH_XPROTO_HTTP;
+  const char *ct = wh_headers_get(&c->hdrs, "Content-Type");
+  if (c->upgrade_ws)
+    proto = WH_XPROTO_WEBSOCKET;
+  else if (ct && strncasecmp(ct, "application/grpc-web", 20) == 0)
+    proto = WH_XPROTO_GRPC_WEB;
+  else if (ct && strncasecmp(ct, "application/grpc", 16) == 0)
+    proto = WH_XPROTO_GRPC;
+  else if (c->obs_sse)
+    proto = WH_XPROTO_SSE;
+  const char *svc = router ? router->service_ref : NULL;
+  size_t sl = svc ? strlen(svc) : 0;
+  int status = c->status;
+  if (!c->resp_done && !c->head_sent && !status)
+    status = 499; /* the client went away first (Traefik's Client Closed Request) */
+  wh_xrec r = {
+      .start_unix_ns = c->obs_unix,
+      .duration_ns = now - c->obs_t0,
+      .origin_duration_ns = c->obs_up_t0 ? (c->obs_up_t1 ? c->obs_up_t1 : now) - c->obs_up_t0 : 0,
+      .entrypoint = c->ep->name,
+      .peer = (const struct sockaddr *)&c->peer,
+      .fwd_trusted =
+          c->ep->insecure ||
+          (c->ep->trusted && wh_ipset_contains(c->ep->trusted, (struct sockaddr *)&c->peer)),
+      .username = c->obs_user,
+      .method = llhttp_method_name((llhttp_method_t)c->parser.method),
+      .target = target,
+      .http_major = 1,
+      .http_minor = c->http_minor,
+      .tls = c->tls != NULL,
+      .tls_version = c->tls ? ver : NULL,
+      .tls_cipher = cipher,
+      .host = c->host,
+      .req_headers = &c->hdrs,
+      .xff = c->obs_xff_taken ? c->obs_xff : wh_headers_get(&c->hdrs, "X-Forwarded-For"),
+      .req_bytes = c->obs_req_bytes,
+      .protocol = proto,
+      .router = router ? router->name : NULL,
+      .service = svc,
+      .service_url = c->server ? c->server->url : NULL,
+      .service_addr = c->server ? c->server->hostport : NULL,
+      .retries = c->retry_n,
+      .internal = sl > 9 && strcmp(svc + sl - 9, "@internal") == 0,
+      .origin_status = c->obs_origin_status,
+      .origin_bytes = c->obs_origin_bytes,
+      .status = status,
+      .resp_bytes = c->obs_down_bytes,
+      .resp_headers = c->obs_resp_hdrs,
+      .conn_request_index = c->requests + 1,
+  };
+  wh_observe_exchange(o, c->w->index, &r);
+  free(theap);
 }
 
 static void handle_parse_error(wh_conn *c, llhttp_errno_t e) {
@@ -1496,6 +1610,17 @@ static void dispatch(wh_conn *c, llhttp_t *p) {
       (c->ep->trusted && wh_ipset_contains(c->ep->trusted, (struct sockaddr *)&c->peer));
 
   c->snap = wh_snapshot_ref(c->w->current);
+  if (wh_observe_wants_exchanges(wh_observe_global())) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    c->obs_unix = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    c->obs_t0 = uv_hrtime();
+    if (!c->obs_resp_hdrs && wh_observe_wants_resp_headers(wh_observe_global())) {
+      c->obs_resp_hdrs = calloc(1, sizeof(*c->obs_resp_hdrs));
+      if (c->obs_resp_hdrs)
+        wh_headers_init(c->obs_resp_hdrs);
+    }
+  }
   if (c->tls && c->snap && c->snap->tls && c->tls_pol) {
     /* The Host must not reach options other than those its SNI negotiated
      * (HARDENING 20): a name with stricter TLS or mTLS is never served over
@@ -1521,6 +1646,7 @@ static void dispatch(wh_conn *c, llhttp_t *p) {
       .client = (const struct sockaddr *)&c->peer,
   };
   const wh_rt_elem *router = table ? wh_route_match_http(table, &view, c->tls != NULL) : NULL;
+  c->obs_router = router;
   if (!router) {
     send_status(c, 404);
     goto out;
@@ -1642,6 +1768,9 @@ static void pipe_finish(wh_conn *c, const wh_rt_elem *router, wh_mw_exchange *x,
   c->cz_min = x->compress_min_bytes;
   c->cz_include = x->compress_include;
   c->cz_exclude = x->compress_exclude;
+  free(c->obs_user);
+  c->obs_user = x->username;
+  x->username = NULL;
   if (rc == WH_MW_DONE) {
     send_local(c, resp);
     return;
@@ -1910,6 +2039,7 @@ static int cb_body(llhttp_t *p, const char *at, size_t len) {
   }
   if (c->rd_kind == WH_RD_BODY && c->ep->read_ms)
     c->rd_deadline = wh_worker_now(c->w) + c->ep->read_ms; /* progress */
+  c->obs_req_bytes += len;
   if (c->local || c->resp_done || (!c->up && !c->holding))
     return 0; /* answered here: the body is discarded */
   c->body_sent = true;
@@ -2025,6 +2155,12 @@ static void proxy_start(wh_conn *c, const wh_rt_elem *router, wh_mw_exchange *x,
   bool pass_host = lbc ? lbc->pass_host_header : true;
   wh_hop_by_hop_strip(&c->hdrs, c->upgrade_ws);
   bool trusted = x->fwd_trusted; /* decided once, at dispatch */
+  if (c->obs_t0 && !c->obs_xff_taken) {
+    /* the access log shows the client's value, not the one with our hop */
+    const char *xff = wh_headers_get(&c->hdrs, "X-Forwarded-For");
+    c->obs_xff = xff ? wh_strdup(xff) : NULL;
+    c->obs_xff_taken = true;
+  }
   wh_fwd_ctx fc = {
       .client = (const struct sockaddr *)&c->peer,
       .trusted = trusted,
@@ -2109,6 +2245,8 @@ static void put_escaped_path(wh_strbuf *o, const char *path) {
  * on a new one (wh_conn_up_connected sends it). */
 static void dial_server(wh_conn *c) {
   wh_worker *w = c->w;
+  if (c->obs_t0 && !c->obs_up_t0)
+    c->obs_up_t0 = uv_hrtime();
   wh_upstream *u = wh_upstream_from_pool(w, c->server->hostport);
   if (u) {
     wh_upstream_begin(u, c, c->is_head);
@@ -2455,6 +2593,12 @@ int wh_conn_resp_head(wh_conn *c, wh_upstream *u) {
   }
   c->up_kind = WH_UP_NONE;
   c->up_deadline = 0;
+  if (!c->errp_started)
+    c->obs_origin_status = u->status;
+  if (c->obs_t0) {
+    const char *ct = wh_headers_get(&u->hdrs, "Content-Type");
+    c->obs_sse = ct && strncasecmp(ct, "text/event-stream", 17) == 0;
+  }
   if (status == 101) {
     if (!c->upgrade_ws) {
       u->head.err = 502;
@@ -2525,6 +2669,10 @@ int wh_conn_resp_head(wh_conn *c, wh_upstream *u) {
   }
   wh_strbuf_printf(o, "HTTP/1.1 %d %s\r\n", status, wh_http_status_reason(status));
   put_headers(o, &u->hdrs);
+  if (c->obs_t0 && c->obs_resp_hdrs)
+    for (size_t i = 0; i < u->hdrs.n; i++)
+      wh_headers_add(c->obs_resp_hdrs, u->hdrs.v[i].name, u->hdrs.v[i].name_len, u->hdrs.v[i].value,
+                     u->hdrs.v[i].value_len);
   if (!wh_headers_get(&u->hdrs, "Date"))
     wh_strbuf_printf(o, "Date: %s\r\n", wh_worker_date(c->w));
   if (c->set_cookie)
@@ -2557,6 +2705,7 @@ int wh_conn_resp_body(wh_conn *c, const char *at, size_t len) {
     return -1;
   if (c->resp_mode == WH_RESP_NONE)
     return 0;
+  c->obs_origin_bytes += len;
   if (c->resp_max) {
     /* a body of unknown length over the limit: the head is gone already,
      * so the client sees the response aborted, never a clean end */
@@ -2573,6 +2722,7 @@ int wh_conn_resp_body(wh_conn *c, const char *at, size_t len) {
     at = c->czbuf.data;
     len = c->czbuf.len;
   }
+  c->obs_down_bytes += len;
   uv_buf_t b[4];
   unsigned n = 0;
   if (c->head_pending) {
@@ -2625,6 +2775,8 @@ void wh_conn_resp_done(wh_conn *c, wh_upstream *u) {
   }
   wh_conn_flush_head(c);
   c->resp_done = true;
+  if (c->obs_t0)
+    c->obs_up_t1 = uv_hrtime();
   c->wr_deadline = 0;
   c->up_kind = WH_UP_NONE;
   c->up_deadline = 0;
@@ -2705,6 +2857,10 @@ void wh_conn_on_accept(uv_stream_t *ls, int status) {
     return;
   }
   uv_tcp_nodelay(&c->tcp, 1);
+  if (wh_observe_global()) {
+    c->obs_counted = true;
+    wh_observe_conn(wh_observe_global(), w->index, c->ep->index, 1);
+  }
   int alen = sizeof(c->peer);
   uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&c->peer, &alen);
   llhttp_init(&c->parser, HTTP_REQUEST, &req_settings);

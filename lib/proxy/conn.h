@@ -181,6 +181,20 @@ typedef struct wh_conn {
   const void *tcp_lb;        /* the wh_tcp_lb_service dialled (lives in tcp_snap) */
   const void *tcp_target;    /* the TCP router elem chosen (borrowed until dialled) */
   wh_snapshot *tcp_snap;     /* keeps tcp_target alive until the dial */
+  /* Observability (lib/observe/observe.h): filled only while something
+   * consumes exchanges (an access log, metrics); obs_t0 0 = not observed. */
+  uint64_t obs_t0;               /* monotonic ns at dispatch */
+  int64_t obs_unix;              /* wall clock ns at dispatch */
+  uint64_t obs_up_t0, obs_up_t1; /* upstream dial and response end */
+  const void *obs_router;        /* the wh_rt_elem chosen (lives in snap) */
+  char *obs_user;                /* ClientUsername from basicAuth; owned */
+  char *obs_xff;                 /* X-Forwarded-For as received; owned */
+  bool obs_xff_taken;            /* obs_xff holds it (NULL: there was none) */
+  uint64_t obs_req_bytes, obs_origin_bytes, obs_down_bytes;
+  int obs_origin_status;
+  bool obs_sse;              /* the response is text/event-stream */
+  bool obs_counted;          /* the open-connections gauge counted this one */
+  wh_headers *obs_resp_hdrs; /* the response head, when the access log keeps some; owned */
   /* tokens of TCP middlewares that count connections (inFlightConn) */
   void *mw_holds[WH_CONN_MAX_HOLDS];
   void (*mw_ends[WH_CONN_MAX_HOLDS])(void *);

@@ -9,6 +9,7 @@
 
 #include "lib/core/duration.h"
 #include "lib/core/log.h"
+#include "lib/observe/observe.h"
 #include "lib/proxy/conn.h"
 #include "lib/proxy/upstream.h"
 
@@ -96,6 +97,7 @@ static void on_tick(uv_timer_t *t) {
     wh_conn_check_deadlines(c, now);
   }
   wh_upstream_expire_idle(w, now);
+  wh_observe_tick(wh_observe_global(), w->index);
   if (w->draining) {
     /* connections that finished their exchange since the drain began */
     for (wh_conn *c = w->conns, *nx; c; c = nx) {
