@@ -30,8 +30,8 @@ static int headers_validate(void *obj, const char *path, wh_errlist *errs) {
 #define HF(member, name, type, ...) WH_MW_FIELD(wh_mw_headers_conf, member, name, type, __VA_ARGS__)
 
 static const wh_field headers_fields[] = {
-    HF(custom_request_headers, "customRequestHeaders", WH_F_STRMAP),
-    HF(custom_response_headers, "customResponseHeaders", WH_F_STRMAP),
+    HF(custom_request_headers, "customRequestHeaders", WH_F_STRMAP, .flags = WH_FF_HEADER_VALUES),
+    HF(custom_response_headers, "customResponseHeaders", WH_F_STRMAP, .flags = WH_FF_HEADER_VALUES),
     HF(access_control_allow_credentials, "accessControlAllowCredentials", WH_F_BOOL),
     HF(access_control_allow_headers, "accessControlAllowHeaders", WH_F_STRLIST),
     HF(access_control_allow_methods, "accessControlAllowMethods", WH_F_STRLIST),

@@ -1524,7 +1524,10 @@ static cJSON *encode_field(const wh_field *f, const void *obj, bool *oom) {
     if (!(j = cJSON_CreateObject()))
       break;
     for (size_t i = 0; i < m->n; i++) {
-      if (!cJSON_AddStringToObject(j, m->keys[i], m->vals[i] ? m->vals[i] : "")) {
+      const char *v = m->vals[i] ? m->vals[i] : "";
+      if ((f->flags & WH_FF_HEADER_VALUES) && *v && wh_header_is_credential(m->keys[i]))
+        v = "REDACTED"; /* the API never shows a credential (issue 7, admin safety) */
+      if (!cJSON_AddStringToObject(j, m->keys[i], v)) {
         cJSON_Delete(j);
         j = NULL;
         break;

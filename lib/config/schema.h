@@ -57,6 +57,9 @@ enum {
   WH_FF_SECRET = 1u << 2,      /* never encoded in API output (hashes, keys, tokens) */
   WH_FF_DEPRECATED = 1u << 3,  /* accepted; decoding appends a warning */
   WH_FF_NO_ENCODE = 1u << 4,   /* accepted on input, never emitted */
+  /* STRMAP of header name → value: credentials (Authorization, Cookie, ...)
+   * are emitted as REDACTED in API output */
+  WH_FF_HEADER_VALUES = 1u << 5,
 };
 
 typedef struct wh_strlist {

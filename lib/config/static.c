@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -926,6 +927,19 @@ static void check_ep_ref(const wh_static_config *c, const char *ep, const char *
   }
 }
 
+bool wh_static_in_container(const char *root) {
+  char p[4096];
+  snprintf(p, sizeof(p), "%s/.dockerenv", root ? root : "");
+  if (access(p, F_OK) == 0)
+    return true;
+  snprintf(p, sizeof(p), "%s/run/.containerenv", root ? root : "");
+  return access(p, F_OK) == 0;
+}
+
+const char *wh_static_internal_ep_address(bool in_container) {
+  return in_container ? ":8080" : "127.0.0.1:8080";
+}
+
 int wh_static_finish(wh_static_config *c, wh_errlist *errs) {
   if (!c)
     return WH_EINVAL;
@@ -935,7 +949,8 @@ int wh_static_finish(wh_static_config *c, wh_errlist *errs) {
   if (c->entry_points.n == 0 && (rc = add_entrypoint(c, "http", ":80")))
     return rc;
   if (needs_internal_ep(c) && !wh_map_get(&c->entry_points, INTERNAL_EP) &&
-      (rc = add_entrypoint(c, INTERNAL_EP, ":8080")))
+      (rc = add_entrypoint(c, INTERNAL_EP,
+                           wh_static_internal_ep_address(wh_static_in_container("")))))
     return rc;
 
   for (size_t i = 0; i < c->entry_points.n; i++) {

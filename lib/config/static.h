@@ -318,6 +318,14 @@ wh_static_config *wh_static_load(int argc, char **argv, char **envp, wh_errlist 
 void wh_static_free(wh_static_config *c);
 /* Post-decoding step used by wh_static_load (exposed for tests). */
 int wh_static_finish(wh_static_config *c, wh_errlist *errs);
+/* Whether the process runs in a container: root/.dockerenv or
+ * root/run/.containerenv exists (root "" is the real root). */
+bool wh_static_in_container(const char *root);
+/* The address of the implicit `traefik` entry point (API, dashboard, ping,
+ * metrics): Traefik binds ":8080" on every interface; wharf binds loopback
+ * unless it runs in a container, where only a published port reaches it
+ * (docs/operations/admin.md). */
+const char *wh_static_internal_ep_address(bool in_container);
 
 /* JSON of the static configuration (secrets omitted); for the API. */
 struct cJSON *wh_static_encode(const wh_static_config *c);

@@ -224,3 +224,14 @@ void wh_strv_free(char **v, size_t n) {
     free(v[i]);
   free(v);
 }
+
+bool wh_header_is_credential(const char *name) {
+  static const char *const names[] = {"Authorization", "Proxy-Authorization", "Cookie",
+                                      "Set-Cookie"};
+  if (!name)
+    return false;
+  for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+    if (wh_strcaseeq(name, names[i]))
+      return true;
+  return false;
+}

@@ -48,4 +48,9 @@ const char *wh_str_suggest(const char *word, const char *const *candidates, size
 int wh_str_split(const char *s, char sep, char ***out, size_t *n);
 void wh_strv_free(char **v, size_t n);
 
+/* Whether a header of that name carries a credential (Authorization,
+ * Proxy-Authorization, Cookie, Set-Cookie; ASCII case-insensitive): the API
+ * and the logs show such values as REDACTED, never as they are. */
+bool wh_header_is_credential(const char *name);
+
 #endif

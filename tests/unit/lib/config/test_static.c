@@ -731,13 +731,43 @@ static void test_ping_entrypoint_must_exist(void **state) {
   wh_static_free(load_ok(ok, NULL, NULL));
 }
 
+static void test_internal_ep_loopback_outside_containers(void **state) {
+  (void)state;
+  assert_string_equal(wh_static_internal_ep_address(false), "127.0.0.1:8080");
+  assert_string_equal(wh_static_internal_ep_address(true), ":8080");
+  char dir[] = "/tmp/wh-root-XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  assert_false(wh_static_in_container(dir));
+  char p[256];
+  snprintf(p, sizeof(p), "%s/.dockerenv", dir);
+  FILE *f = fopen(p, "w");
+  assert_non_null(f);
+  fclose(f);
+  assert_true(wh_static_in_container(dir)); /* Docker */
+  unlink(p);
+  snprintf(p, sizeof(p), "%s/run", dir);
+  assert_int_equal(mkdir(p, 0700), 0);
+  snprintf(p, sizeof(p), "%s/run/.containerenv", dir);
+  f = fopen(p, "w");
+  assert_non_null(f);
+  fclose(f);
+  assert_true(wh_static_in_container(dir)); /* Podman */
+  unlink(p);
+  snprintf(p, sizeof(p), "%s/run", dir);
+  rmdir(p);
+  rmdir(dir);
+}
+
 static void test_implicit_traefik_entrypoint(void **state) {
   (void)state;
   /* ping with its default entry point creates "traefik" next to user ones */
   const char *args[] = {"--entryPoints.web.address=:80", "--ping", NULL};
   wh_static_config *c = load_ok(args, NULL, NULL);
   assert_int_equal(c->entry_points.n, 2);
-  assert_int_equal(((wh_entrypoint *)wh_map_get(&c->entry_points, "traefik"))->port, 8080);
+  const wh_entrypoint *tr = wh_map_get(&c->entry_points, "traefik");
+  assert_int_equal(tr->port, 8080);
+  /* loopback unless in a container (where a published port must reach it) */
+  assert_string_equal(tr->address, wh_static_internal_ep_address(wh_static_in_container("")));
   wh_static_free(c);
   /* a user-defined "traefik" is kept as written */
   const char *args2[] = {"--entryPoints.traefik.address=:9090", "--api.insecure", NULL};
@@ -842,6 +872,7 @@ int main(void) {
       cmocka_unit_test(test_secrets_not_encoded),
       cmocka_unit_test(test_env_configfile_key_ignored),
       cmocka_unit_test(test_finish_on_hand_built_config),
+      cmocka_unit_test(test_internal_ep_loopback_outside_containers),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
