@@ -6,5 +6,6 @@
 int wh_cmd_run(int argc, char **argv, char **envp);
 int wh_cmd_check(int argc, char **argv, char **envp);
 int wh_cmd_healthcheck(int argc, char **argv, char **envp);
+int wh_cmd_explain(int argc, char **argv, char **envp);
 
 #endif

@@ -11,6 +11,9 @@ static void usage(FILE *f) {
   fprintf(f, "usage: wharf [run] [--configFile=FILE | --flag=value ...]\n"
              "       wharf check [--configFile=FILE | --flag=value ...]\n"
              "       wharf healthcheck [same configuration]  (exit 0 when /ping answers 200)\n"
+             "       wharf explain --host H [--path P] [--method M] [--header K:V]... [--json]\n"
+             "             [--entrypoint E] [--tls] [--client IP] [same configuration]\n"
+             "             (which router serves a request; exit 0 served, 1 404, 2 error)\n"
              "       wharf version\n"
              "Static configuration is read as Traefik reads it: a YAML file (--configFile or\n"
              "the default paths), else --flags, else TRAEFIK_* / WHARF_* environment variables.\n");
@@ -31,6 +34,8 @@ int main(int argc, char **argv, char **envp) {
     return wh_cmd_check(rest_c, rest_v, envp);
   if (strcmp(cmd, "healthcheck") == 0)
     return wh_cmd_healthcheck(rest_c, rest_v, envp);
+  if (strcmp(cmd, "explain") == 0)
+    return wh_cmd_explain(rest_c, rest_v, envp);
   if (strcmp(cmd, "version") == 0) {
     printf("wharf %s (libuv %s)\n", WH_VERSION, uv_version_string());
     return 0;

@@ -1,4 +1,7 @@
 #include "lib/admin/api.h"
+#include "lib/admin/containers.h"
+#include "lib/admin/explain.h"
+#include "lib/admin/reply.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
@@ -32,44 +35,6 @@ void wh_api_set_start_time(time_t t) {
 
 /* ---- responses ---- */
 
-/* Body as Go's json.Encoder writes it: compact, newline-terminated. */
-static void reply_json(wh_http_resp *resp, int status, cJSON *j) {
-  resp->status = status;
-  wh_http_resp_header(resp, "Content-Type", "application/json");
-  char *s = j ? cJSON_PrintUnformatted(j) : NULL;
-  if (s) {
-    wh_strbuf_puts(&resp->body, s);
-    wh_strbuf_putc(&resp->body, '\n');
-    free(s);
-  } else {
-    resp->status = 500;
-  }
-  cJSON_Delete(j);
-}
-
-/* Traefik's writeError goes through http.Error: the JSON message is sent as
- * text/plain with nosniff and a trailing newline. */
-static void reply_error(wh_http_resp *resp, int status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void reply_error(wh_http_resp *resp, int status, const char *fmt, ...) {
-  char msg[1024];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof(msg), fmt, ap);
-  va_end(ap);
-  cJSON *o = cJSON_CreateObject();
-  cJSON_AddStringToObject(o, "message", msg);
-  char *s = cJSON_PrintUnformatted(o);
-  cJSON_Delete(o);
-  resp->status = status;
-  wh_http_resp_header(resp, "Content-Type", "text/plain; charset=utf-8");
-  wh_http_resp_header(resp, "X-Content-Type-Options", "nosniff");
-  if (s)
-    wh_strbuf_puts(&resp->body, s);
-  wh_strbuf_putc(&resp->body, '\n');
-  free(s);
-}
-
 static void reply_not_found(wh_http_resp *resp) {
   wh_http_resp_text(resp, 404, "404 page not found\n");
   wh_http_resp_header(resp, "X-Content-Type-Options", "nosniff");
@@ -77,86 +42,7 @@ static void reply_not_found(wh_http_resp *resp) {
 
 /* ---- decoding ---- */
 
-static int hexval(int c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  c = tolower(c);
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  return -1;
-}
-
-/* Percent-decodes n bytes of s (plus_space: '+' means ' ' as in forms).
- * NULL on a malformed escape or OOM. Caller frees. */
-static char *pct_decode(const char *s, size_t n, bool plus_space) {
-  char *out = malloc(n + 1);
-  if (!out)
-    return NULL;
-  size_t o = 0;
-  for (size_t i = 0; i < n; i++) {
-    if (s[i] == '%') {
-      int a = i + 1 < n ? hexval((unsigned char)s[i + 1]) : -1;
-      int b = i + 2 < n ? hexval((unsigned char)s[i + 2]) : -1;
-      if (a < 0 || b < 0) {
-        free(out);
-        return NULL;
-      }
-      int h = a * 16 + b;
-      out[o++] = (char)h;
-      i += 2;
-    } else if (plus_space && s[i] == '+') {
-      out[o++] = ' ';
-    } else {
-      out[o++] = s[i];
-    }
-  }
-  out[o] = '\0';
-  return out;
-}
-
-/* First value of key in a raw query string (decoded, caller frees), NULL when
- * absent. Like Go's url.Values.Get, a malformed pair is skipped. */
-static char *query_get(const char *query, const char *key) {
-  if (!query)
-    return NULL;
-  const char *p = query;
-  while (*p) {
-    size_t n = strcspn(p, "&;");
-    const char *eq = memchr(p, '=', n);
-    size_t klen = eq ? (size_t)(eq - p) : n;
-    char *k = pct_decode(p, klen, true);
-    if (k && strcmp(k, key) == 0) {
-      free(k);
-      char *v = eq ? pct_decode(eq + 1, n - klen - 1, true) : strdup("");
-      if (v)
-        return v;
-    } else {
-      free(k);
-    }
-    p += n;
-    if (*p)
-      p++;
-  }
-  return NULL;
-}
-
 /* ---- element objects ---- */
-
-static cJSON *strlist_json(const wh_strlist *l) {
-  cJSON *a = cJSON_CreateArray();
-  for (size_t i = 0; a && i < l->n; i++)
-    cJSON_AddItemToArray(a, cJSON_CreateString(l->v[i]));
-  return a;
-}
-
-/* int64 values printed exactly (cJSON numbers are doubles: MaxInt-1 would
- * come out rounded). */
-static void set_int64(cJSON *o, const char *key, int64_t v) {
-  char buf[32];
-  snprintf(buf, sizeof(buf), "%" PRId64, v);
-  cJSON_DeleteItemFromObjectCaseSensitive(o, key);
-  cJSON_AddItemToObject(o, key, cJSON_CreateRaw(buf));
-}
 
 static const char *service_type(const wh_rt_elem *el) {
   if (!el->cfg)
@@ -214,7 +100,7 @@ static cJSON *elem_json(const wh_snapshot *snap, const wh_rt_elem *el, bool repr
   if (!o)
     return NULL;
   if (el->kind == WH_KIND_HTTP_ROUTER || el->kind == WH_KIND_TCP_ROUTER)
-    set_int64(o, "priority", el->priority);
+    wh_api_set_int64(o, "priority", el->priority);
   if (repr && el->kind == WH_KIND_HTTP_ROUTER && el->cfg) {
     const wh_http_router *r = el->cfg;
     if (r->tls && (!r->tls->options || !r->tls->options[0])) {
@@ -234,9 +120,9 @@ static cJSON *elem_json(const wh_snapshot *snap, const wh_rt_elem *el, bool repr
   }
   cJSON_AddStringToObject(o, "status", wh_status_name(el->status));
   if (is_router(el->kind) && el->using.n)
-    cJSON_AddItemToObject(o, "using", strlist_json(&el->using));
+    cJSON_AddItemToObject(o, "using", wh_api_strlist_json(&el->using));
   if ((is_service(el->kind) || is_middleware(el->kind)) && el->used_by.n)
-    cJSON_AddItemToObject(o, "usedBy", strlist_json(&el->used_by));
+    cJSON_AddItemToObject(o, "usedBy", wh_api_strlist_json(&el->used_by));
   /* Read from the balancer's health cells at request time; a snapshot built
    * without balancers falls back to what the runtime recorded. */
   const struct wh_lb *lb = el->kind == WH_KIND_HTTP_SERVICE ? wh_snapshot_lb(snap, el->name) : NULL;
@@ -479,7 +365,7 @@ typedef struct page {
 /* Go's getIntParam: absent -> default; not a positive integer -> error. */
 static int int_param(const char *query, const char *key, long dflt, long *out, char *err,
                      size_t errlen) {
-  char *raw = query_get(query, key);
+  char *raw = wh_api_query_get(query, key);
   if (!raw || !*raw) {
     free(raw);
     *out = dflt;
@@ -526,17 +412,17 @@ static void list_elems(const wh_snapshot *snap, wh_kind kind, const char *query,
   size_t n = l ? l->n : 0;
   item *items = calloc(n ? n : 1, sizeof(*items));
   if (!items) {
-    reply_error(resp, 500, "out of memory");
+    wh_api_reply_error(resp, 500, "out of memory");
     return;
   }
   criterion c = {
-      .search = query_get(query, "search"),
-      .status = query_get(query, "status"),
-      .service_name = query_get(query, "serviceName"),
-      .middleware_name = query_get(query, "middlewareName"),
+      .search = wh_api_query_get(query, "search"),
+      .status = wh_api_query_get(query, "status"),
+      .service_name = wh_api_query_get(query, "serviceName"),
+      .middleware_name = wh_api_query_get(query, "middlewareName"),
   };
-  char *sort_by = query_get(query, "sortBy");
-  char *direction = query_get(query, "direction");
+  char *sort_by = wh_api_query_get(query, "sortBy");
+  char *direction = wh_api_query_get(query, "direction");
   size_t kept = 0;
   for (size_t i = 0; i < n; i++) {
     item_fill(&items[kept], l->v[i], sort_by);
@@ -550,7 +436,7 @@ static void list_elems(const wh_snapshot *snap, wh_kind kind, const char *query,
   page pg;
   char err[160];
   if (paginate(query, kept, &pg, err, sizeof(err)) < 0) {
-    reply_error(resp, 400, "%s", err);
+    wh_api_reply_error(resp, 400, "%s", err);
   } else {
     char next[24];
     snprintf(next, sizeof(next), "%ld", pg.next);
@@ -558,7 +444,7 @@ static void list_elems(const wh_snapshot *snap, wh_kind kind, const char *query,
     cJSON *a = cJSON_CreateArray();
     for (size_t i = pg.start; a && i < pg.end; i++)
       cJSON_AddItemToArray(a, elem_json(snap, items[i].el, true));
-    reply_json(resp, 200, a);
+    wh_api_reply_json(resp, 200, a);
   }
   criterion_free(&c);
   free(sort_by);
@@ -575,16 +461,16 @@ static const char *kind_id(wh_kind k) {
 }
 
 static void get_elem(const wh_snapshot *snap, wh_kind kind, const char *raw, wh_http_resp *resp) {
-  char *name = pct_decode(raw, strlen(raw), false);
+  char *name = wh_api_pct_decode(raw, strlen(raw), false);
   if (!name) {
-    reply_error(resp, 400, "unable to decode %s %s", kind_id(kind), raw);
+    wh_api_reply_error(resp, 400, "unable to decode %s %s", kind_id(kind), raw);
     return;
   }
   const wh_rt_elem *el = snap && snap->rt ? wh_runtime_find(snap->rt, kind, name) : NULL;
   if (!el)
-    reply_error(resp, 404, "%s not found: %s", kind_noun(kind), name);
+    wh_api_reply_error(resp, 404, "%s not found: %s", kind_noun(kind), name);
   else
-    reply_json(resp, 200, elem_json(snap, el, true));
+    wh_api_reply_json(resp, 200, elem_json(snap, el, true));
   free(name);
 }
 
@@ -619,7 +505,7 @@ static void list_entrypoints(const wh_snapshot *snap, const char *query, wh_http
   size_t n = m ? m->n : 0;
   char **names = calloc(n ? n : 1, sizeof(*names));
   if (!names) {
-    reply_error(resp, 500, "out of memory");
+    wh_api_reply_error(resp, 500, "out of memory");
     return;
   }
   for (size_t i = 0; i < n; i++)
@@ -628,7 +514,7 @@ static void list_entrypoints(const wh_snapshot *snap, const char *query, wh_http
   page pg;
   char err[160];
   if (paginate(query, n, &pg, err, sizeof(err)) < 0) {
-    reply_error(resp, 400, "%s", err);
+    wh_api_reply_error(resp, 400, "%s", err);
   } else {
     char next[24];
     snprintf(next, sizeof(next), "%ld", pg.next);
@@ -638,22 +524,22 @@ static void list_entrypoints(const wh_snapshot *snap, const char *query, wh_http
     for (size_t i = pg.start; a && i < pg.end; i++)
       cJSON_AddItemToArray(a, entrypoint_repr(eps, names[i]));
     cJSON_Delete(eps);
-    reply_json(resp, 200, a);
+    wh_api_reply_json(resp, 200, a);
   }
   free(names);
 }
 
 static void get_entrypoint(const wh_snapshot *snap, const char *raw, wh_http_resp *resp) {
-  char *name = pct_decode(raw, strlen(raw), false);
+  char *name = wh_api_pct_decode(raw, strlen(raw), false);
   if (!name) {
-    reply_error(resp, 400, "unable to decode entryPointID %s", raw);
+    wh_api_reply_error(resp, 400, "unable to decode entryPointID %s", raw);
     return;
   }
   if (!snap || !snap->stat || !wh_map_get(&snap->stat->entry_points, name)) {
-    reply_error(resp, 404, "entry point not found: %s", name);
+    wh_api_reply_error(resp, 404, "entry point not found: %s", name);
   } else {
     cJSON *eps = entrypoints_json(snap);
-    reply_json(resp, 200, entrypoint_repr(eps, name));
+    wh_api_reply_json(resp, 200, entrypoint_repr(eps, name));
     cJSON_Delete(eps);
   }
   free(name);
@@ -703,7 +589,7 @@ static void overview(const wh_snapshot *snap, wh_http_resp *resp) {
     if (st->providers->file)
       cJSON_AddItemToArray(p, cJSON_CreateString("File"));
   }
-  reply_json(resp, 200, o);
+  wh_api_reply_json(resp, 200, o);
 }
 
 static void rawdata(const wh_snapshot *snap, wh_http_resp *resp) {
@@ -725,7 +611,7 @@ static void rawdata(const wh_snapshot *snap, wh_http_resp *resp) {
     for (size_t i = 0; i < l->n; i++)
       cJSON_AddItemToObject(m, l->v[i]->name, elem_json(snap, l->v[i], false));
   }
-  reply_json(resp, 200, o);
+  wh_api_reply_json(resp, 200, o);
 }
 
 static void version(const wh_snapshot *snap, wh_http_resp *resp) {
@@ -739,7 +625,7 @@ static void version(const wh_snapshot *snap, wh_http_resp *resp) {
   cJSON_AddStringToObject(o, "startDate", date);
   if (snap && snap->stat && snap->stat->api && snap->stat->api->disable_dashboard_ad)
     cJSON_AddBoolToObject(o, "disableDashboardAd", true);
-  reply_json(resp, 200, o);
+  wh_api_reply_json(resp, 200, o);
 }
 
 /* ---- routing ---- */
@@ -830,6 +716,13 @@ int wh_api_handle(const wh_snapshot *snap, const char *method, const char *path,
     return WH_ENOENT;
   if (!start_time)
     start_time = time(NULL);
+  if (wh_containers_handle(snap, method, path, query, resp) != WH_ENOENT)
+    return 0;
+  if (strcmp(path, "/api/debug/explain") == 0 &&
+      (wh_streq(method, "GET") || wh_streq(method, "HEAD"))) {
+    wh_api_explain(snap, query, resp);
+    return 0;
+  }
   const char *name = NULL;
   bool known = false;
   enum { R_NONE, R_OVERVIEW, R_RAW, R_VERSION, R_CERTS, R_EPS, R_COLL } route = R_NONE;
@@ -873,7 +766,7 @@ int wh_api_handle(const wh_snapshot *snap, const char *method, const char *path,
     version(snap, resp);
     break;
   case R_CERTS:
-    reply_json(resp, 200, certificates_json(snap));
+    wh_api_reply_json(resp, 200, certificates_json(snap));
     break;
   case R_EPS:
     if (name)

@@ -9,6 +9,7 @@
 
 #include "lib/core/str.h"
 #include "providers/docker/constraints.h"
+#include "providers/docker/diagnose.h"
 #include "providers/docker/docker_config.h"
 #include "providers/docker/labels.h"
 #include "providers/docker/naming.h"
@@ -114,6 +115,11 @@ typedef struct bctx {
   bool empty_lb; /* kept without servers (503) */
   bool oom;
   char *skip; /* reason, when the container must be skipped */
+  /* diagnosis (NULL when not asked for): the container's record, and the
+   * service whose server host_port() is choosing */
+  wh_container_diag *dc;
+  const char *cur_section, *cur_service;
+  wh_container_server *srv;
 } bctx;
 
 __attribute__((format(printf, 2, 3))) static void skip(bctx *b, const char *fmt, ...) {
@@ -139,11 +145,31 @@ static bool ip_usable(const char *ip) {
   return false;
 }
 
+/* Why the network was chosen, for the diagnosis: "<how>" after "<via>"
+ * (the hops through network mode container:) and "<miss>" (a wanted
+ * network that was not there). */
+__attribute__((format(printf, 4, 5))) static void net_why(bctx *b, const char *via,
+                                                          const char *miss, const char *fmt, ...) {
+  if (!b->srv)
+    return;
+  va_list ap;
+  va_start(ap, fmt);
+  char *how = NULL;
+  if (vasprintf(&how, fmt, ap) < 0)
+    how = NULL;
+  va_end(ap);
+  wh_docker_diag_set(&b->srv->network_why, "%s%s%s", via, miss, how ? how : "?");
+  free(how);
+}
+
 /* The IP of c following the precedence of §1 (steps 2-6). Returns a copy or
  * NULL (with *err set, borrowed static text or an allocated message in
- * b->skip). *net receives the chosen network's name (allocated). */
-static char *container_ip(bctx *b, const wh_docker_container *c, const char *want, int hops,
-                          char **net) {
+ * b->skip). *net receives the chosen network's name (allocated). For the
+ * diagnosis: want_src says where want came from ("label
+ * traefik.docker.network"), via the network-mode hops made so far. */
+static char *container_ip(bctx *b, const wh_docker_container *c, const char *want,
+                          const char *want_src, const char *via, int hops, char **net) {
+  char miss[512] = "";
   if (want && *want) {
     for (size_t i = 0; i < c->nnetworks; i++) {
       const wh_docker_network *w = &c->networks[i];
@@ -151,6 +177,7 @@ static char *container_ip(bctx *b, const wh_docker_container *c, const char *wan
         continue;
       const char *ip = *w->ip ? w->ip : w->ip6;
       if (*ip) {
+        net_why(b, via, "", "%s selects network \"%s\"", want_src, want);
         *net = wh_strdup(w->name);
         return wh_strdup(ip);
       }
@@ -159,11 +186,15 @@ static char *container_ip(bctx *b, const wh_docker_container *c, const char *wan
                    "network \"%s\" not found on container %s (or it has no address there): "
                    "falling back to the container's other networks",
                    want, c->name);
+    snprintf(miss, sizeof miss, "network \"%.200s\" (from %s) is not on the container; ", want,
+             want_src);
   }
   const char *mode = c->network_mode ? c->network_mode : "";
   if (strcmp(mode, "host") == 0) {
     *net = wh_strdup("host");
-    return wh_strdup(c->node_ip && *c->node_ip ? c->node_ip : "127.0.0.1");
+    bool node = c->node_ip && *c->node_ip;
+    net_why(b, via, miss, "network mode host: %s", node ? "the node's address" : "loopback");
+    return wh_strdup(node ? c->node_ip : "127.0.0.1");
   }
   if (wh_str_has_prefix(mode, "container:")) {
     const char *target = mode + strlen("container:");
@@ -175,7 +206,12 @@ static char *container_ip(bctx *b, const wh_docker_container *c, const char *wan
       return NULL;
     }
     const char *tl = wh_docker_label(t, "traefik.docker.network");
-    return container_ip(b, t, tl && *tl ? tl : want, hops + 1, net);
+    char *via2 = wh_asprintf("%s%snetwork mode container:%s (%s): ", via, miss, target, t->name);
+    char *ip = container_ip(b, t, tl && *tl ? tl : want,
+                            tl && *tl ? "that container's label traefik.docker.network" : want_src,
+                            via2 ? via2 : via, hops + 1, net);
+    free(via2);
+    return ip;
   }
   const wh_docker_network *pick = NULL;
   size_t ncand = 0;
@@ -189,6 +225,7 @@ static char *container_ip(bctx *b, const wh_docker_container *c, const char *wan
   }
   if (!pick) {
     skip(b, "no IP address: the container is on no network with an address");
+    net_why(b, via, miss, "none: the container is on no network with an address");
     return NULL;
   }
   if (ncand > 1)
@@ -196,6 +233,13 @@ static char *container_ip(bctx *b, const wh_docker_container *c, const char *wan
                    "container %s is on %zu networks; using \"%s\" (lowest name): set label "
                    "traefik.docker.network or providers.docker.network to choose",
                    c->name, ncand, pick->name);
+  if (ncand > 1)
+    net_why(b, via, miss,
+            "the lowest name of the %zu networks with an address; set label "
+            "traefik.docker.network or providers.docker.network to choose",
+            ncand);
+  else
+    net_why(b, via, miss, "the container's only network with an address");
   *net = wh_strdup(pick->name);
   return wh_strdup(*pick->ip ? pick->ip : pick->ip6);
 }
@@ -205,15 +249,42 @@ static char *container_ip(bctx *b, const wh_docker_container *c, const char *wan
 static char *host_port(bctx *b, const char *port_label) {
   const wh_docker_container *c = b->c;
   char port[16];
+  b->srv = wh_docker_diag_server(b->dc, b->cur_section, b->cur_service);
+  wh_container_server *srv = b->srv;
   if (port_label && *port_label) {
     snprintf(port, sizeof port, "%s", port_label);
+    if (srv)
+      wh_docker_diag_set(&srv->port_why, "label traefik.%.*s.services.%s.loadbalancer.server.port",
+                         (int)strcspn(b->cur_section, "."), b->cur_section, b->cur_service);
   } else if (c->nports > 0) {
     snprintf(port, sizeof port, "%d", c->ports[0].port); /* the lowest */
+    if (srv && c->nports == 1) {
+      wh_docker_diag_set(&srv->port_why, "the only port the container exposes (%d/%s)",
+                         c->ports[0].port, c->ports[0].proto);
+    } else if (srv) {
+      wh_strbuf sb = {0};
+      /* a range (--expose 1000-2000) must not make a thousand-port message */
+      for (size_t i = 0; i < c->nports && i < 8; i++)
+        wh_strbuf_printf(&sb, "%s%d/%s", i ? ", " : "", c->ports[i].port, c->ports[i].proto);
+      if (c->nports > 8)
+        wh_strbuf_puts(&sb, ", ...");
+      wh_docker_diag_set(&srv->port_why,
+                         "the lowest of the %zu ports the container exposes (%s); set label "
+                         "traefik.%.*s.services.%s.loadbalancer.server.port to choose",
+                         c->nports, wh_strbuf_cstr(&sb), (int)strcspn(b->cur_section, "."),
+                         b->cur_section, b->cur_service);
+      wh_strbuf_free(&sb);
+    }
   } else {
     skip(b, "port is missing: the container exposes no port; set "
             "traefik.http.services.<name>.loadbalancer.server.port");
+    if (srv)
+      wh_docker_diag_set(&srv->port_why, "none: the container exposes no port and no label "
+                                         "sets one");
     return NULL;
   }
+  if (srv)
+    srv->port = wh_strdup(port);
   char *ip = NULL, *net = NULL;
   if (b->o->cfg && b->o->cfg->use_bind_port_ip) {
     int want = atoi(port);
@@ -225,12 +296,22 @@ static char *host_port(bctx *b, const char *port_label) {
         net = wh_strdup("(host binding)");
         if (!ip || !net)
           b->oom = true;
+        if (srv) {
+          wh_docker_diag_set(&srv->network_why,
+                             "useBindPortIP: port %d is published on %s:%s of the host", want,
+                             p->host_ip, p->host_port);
+          wh_docker_diag_set(&srv->port_why, "%s, published as host port %s",
+                             srv->port_why ? srv->port_why : "?", p->host_port);
+          free(srv->port);
+          srv->port = wh_strdup(port);
+        }
       }
     }
   }
   if (!ip && !b->oom) {
     const char *want = b->pl.network ? b->pl.network : b->o->cfg ? b->o->cfg->network : NULL;
-    ip = container_ip(b, c, want, 0, &net);
+    const char *src = b->pl.network ? "label traefik.docker.network" : "providers.docker.network";
+    ip = container_ip(b, c, want, src, "", 0, &net);
   }
   if (!ip) {
     free(net);
@@ -239,6 +320,8 @@ static char *host_port(bctx *b, const char *port_label) {
   char *hp = strchr(ip, ':') ? wh_asprintf("[%s]:%s", ip, port) : wh_asprintf("%s:%s", ip, port);
   if (!hp)
     b->oom = true;
+  if (srv && net)
+    srv->network = wh_strdup(net);
   if (hp && !b->rep->address) {
     b->rep->address = wh_strdup(hp);
     b->rep->network = net;
@@ -272,8 +355,18 @@ static void http_servers(bctx *b, wh_dyn_config *cfg) {
       return;
     }
     wh_server *sv = l->items;
-    if (sv->url && *sv->url)
+    b->cur_section = "http.services";
+    b->cur_service = m->keys[i];
+    if (sv->url && *sv->url) {
+      wh_container_server *ds = wh_docker_diag_server(b->dc, b->cur_section, b->cur_service);
+      if (ds) {
+        ds->address = wh_strdup(sv->url);
+        wh_docker_diag_set(&ds->port_why,
+                           "label traefik.http.services.%s.loadbalancer.server.url, used verbatim",
+                           m->keys[i]);
+      }
       continue; /* verbatim; combining with port/scheme was reported by the decoder */
+    }
     char *hp = host_port(b, sv->port);
     if (!hp)
       return;
@@ -283,6 +376,8 @@ static void http_servers(bctx *b, wh_dyn_config *cfg) {
       b->oom = true;
       return;
     }
+    if (b->srv)
+      b->srv->address = wh_strdup(url);
     free(sv->url);
     sv->url = url;
     free(sv->port);
@@ -321,11 +416,15 @@ static void l4_servers(bctx *b, wh_dyn_config *cfg, bool udp) {
     char **address =
         udp ? &((wh_udp_server *)l->items)->address : &((wh_tcp_server *)l->items)->address;
     char **port = udp ? &((wh_udp_server *)l->items)->port : &((wh_tcp_server *)l->items)->port;
+    b->cur_section = section;
+    b->cur_service = m->keys[i];
     if (*address && **address)
       continue;
     char *hp = host_port(b, *port);
     if (!hp)
       return;
+    if (b->srv)
+      b->srv->address = wh_strdup(hp);
     free(*address);
     *address = hp;
     free(*port);
@@ -491,7 +590,7 @@ static wh_dyn_config *build_one(bctx *b, const wh_docker_constraints *k, const c
     return NULL;
   }
   if (!wh_docker_constraints_match(k, c)) {
-    skip(b, "does not match the constraints");
+    skip(b, "does not match the constraints (%s)", o->cfg ? o->cfg->constraints : "");
     return NULL;
   }
   if (!wh_streq(c->status, "running")) {
@@ -500,6 +599,11 @@ static wh_dyn_config *build_one(bctx *b, const wh_docker_constraints *k, const c
       return NULL;
     }
     b->empty_lb = true;
+    if (b->dc)
+      wh_docker_diag_set(&b->dc->empty_lb,
+                         "not running (status %s) and traefik.docker.allownonrunning=true: kept "
+                         "without servers (503)",
+                         c->status ? c->status : "unknown");
   }
   if (c->health && strcmp(c->health, "healthy") != 0) {
     if (!(o->cfg && o->cfg->allow_empty_services)) {
@@ -507,6 +611,11 @@ static wh_dyn_config *build_one(bctx *b, const wh_docker_constraints *k, const c
       return NULL;
     }
     b->empty_lb = true;
+    if (b->dc && !b->dc->empty_lb)
+      wh_docker_diag_set(&b->dc->empty_lb,
+                         "health status is %s and providers.docker.allowEmptyServices is true: "
+                         "kept without servers (503)",
+                         c->health);
   }
   wh_dyn_config *cfg = wh_docker_labels_decode(c, &b->rep->errors);
   if (!cfg) {
@@ -553,6 +662,7 @@ typedef struct merger {
   origin *v;
   size_t n;
   bool oom;
+  wh_container_diagnosis *diag; /* may be NULL */
 } merger;
 
 static origin *origin_get(merger *m, const char *section, const char *name) {
@@ -719,6 +829,13 @@ static void merger_finish(merger *m) {
                                "containers %s",
                                wh_strbuf_cstr(&sb)))
         m->oom = true;
+      /* Each container involved is told, not only the element. */
+      for (size_t k = 0; m->diag && k < m->diag->n; k++)
+        if (wh_strlist_contains(&o->containers, m->diag->v[k].name))
+          wh_errlist_add(&m->diag->v[k].errors,
+                         "%s.%s: defined multiple times with different configurations by "
+                         "containers %s: disabled",
+                         o->section, o->name, wh_strbuf_cstr(&sb));
       wh_strbuf_free(&sb);
     }
     free(o->section);
@@ -749,8 +866,19 @@ static int report_cmp(const void *a, const void *b) {
 
 wh_dyn_config *wh_docker_build(const wh_docker_opts *opts, wh_docker_container *const *cs, size_t n,
                                wh_docker_reports *reports) {
+  return wh_docker_build_diagnosed(opts, cs, n, reports, NULL);
+}
+
+wh_dyn_config *wh_docker_build_diagnosed(const wh_docker_opts *opts, wh_docker_container *const *cs,
+                                         size_t n, wh_docker_reports *reports,
+                                         wh_container_diagnosis **diagp) {
   if (reports)
     *reports = (wh_docker_reports){0};
+  /* The diagnosis is best effort: without memory for it the build goes on. */
+  wh_container_diagnosis *diag = diagp ? wh_container_diagnosis_new(n) : NULL;
+  bool diag_oom = false;
+  if (diagp)
+    *diagp = NULL;
   wh_dyn_config *out = wh_schema_new(&wh_schema_dyn_config);
   wh_docker_report *reps = calloc(n ? n : 1, sizeof *reps);
   built *bs = calloc(n ? n : 1, sizeof *bs);
@@ -773,12 +901,27 @@ wh_dyn_config *wh_docker_build(const wh_docker_opts *opts, wh_docker_container *
     wh_errlist_init(&rep->warnings);
     rep->container = wh_strdup(c->name);
     rep->id = wh_strdup(c->id);
-    bctx b = {.o = opts, .c = c, .rep = rep, .svc = wh_docker_service_name(c)};
+    bctx b = {.o = opts,
+              .c = c,
+              .rep = rep,
+              .svc = wh_docker_service_name(c),
+              .dc = diag ? &diag->v[i] : NULL};
+    if (b.dc && wh_docker_diag_identify(b.dc, c, b.svc))
+      diag_oom = true;
     wh_dyn_config *cfg = NULL;
     if (!rep->container || !rep->id || !b.svc)
       b.oom = true;
     else
       cfg = build_one(&b, k, kerr);
+    if (b.dc) {
+      b.dc->exposed = cfg != NULL;
+      if (!cfg && b.skip && !(b.dc->reason = wh_strdup(b.skip)))
+        diag_oom = true;
+      if (wh_docker_diag_elements(b.dc, cfg))
+        diag_oom = true;
+      wh_errlist_copy(&b.dc->errors, &rep->errors);
+      wh_errlist_copy(&b.dc->warnings, &rep->warnings);
+    }
     if (cfg) {
       bs[nb].key = wh_asprintf("%s-%s", b.svc, c->id);
       bs[nb].c = c;
@@ -806,7 +949,7 @@ wh_dyn_config *wh_docker_build(const wh_docker_opts *opts, wh_docker_container *
   free(kerr);
 
   qsort(bs, nb, sizeof *bs, built_cmp);
-  merger m = {.out = out, .oom = oom};
+  merger m = {.out = out, .oom = oom, .diag = diag};
   for (size_t i = 0; i < nb && !m.oom; i++)
     merge_config(&m, bs[i].cfg, bs[i].c->name);
   merger_finish(&m);
@@ -826,6 +969,13 @@ wh_dyn_config *wh_docker_build(const wh_docker_opts *opts, wh_docker_container *
   } else {
     *reports = r;
   }
+  if (oom || diag_oom) {
+    wh_container_diagnosis_unref(diag);
+    diag = NULL;
+  }
+  wh_container_diagnosis_sort(diag);
+  if (diagp)
+    *diagp = diag;
   if (oom) {
     wh_dyn_config_free(out);
     return NULL;

@@ -9,6 +9,7 @@
 #include "lib/config/schema.h"
 #include "lib/core/log.h"
 #include "lib/core/str.h"
+#include "providers/docker/diagnose.h"
 #include "providers/docker/docker_config.h"
 #include "providers/docker/engine.h"
 
@@ -250,8 +251,14 @@ static void build_and_emit(wh_provider *p) {
     cs[i] = p->cache[i].c;
   wh_docker_opts opts = {.cfg = p->cfg, .self_id = self_id(p), .lookup = lookup, .lookup_ctx = p};
   wh_docker_reports reports = {0};
-  wh_dyn_config *cfg = wh_docker_build(&opts, cs, p->n, &reports);
+  wh_container_diagnosis *diag = NULL;
+  wh_dyn_config *cfg = wh_docker_build_diagnosed(&opts, cs, p->n, &reports, &diag);
   free(cs);
+  /* Published even when the configuration is unchanged: a container that
+   * stopped or turned unhealthy changes its diagnosis, not always the
+   * configuration. */
+  if (diag)
+    wh_container_diagnosis_publish(wh_provider_docker.name, p, diag);
   if (!cfg) {
     wh_docker_reports_free(&reports);
     wh_log_error("docker provider: out of memory building the configuration");
@@ -697,6 +704,7 @@ static void docker_stop(wh_provider *p) {
   if (!p || p->stopped)
     return;
   p->stopped = true;
+  wh_container_diagnosis_publish(wh_provider_docker.name, p, NULL);
   cancel_all(p);
   uv_timer_stop(&p->retry);
   uv_timer_stop(&p->debounce);

@@ -6,9 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/admin/containers.h"
 #include "lib/config/schema.h"
 #include "lib/core/log.h"
 #include "lib/core/str.h"
+#include "providers/docker/diagnose.h"
 #include "providers/docker/engine.h"
 
 #ifndef WH_VERSION
@@ -83,7 +85,14 @@ static void log_reports(const wh_docker_reports *r) {
 static void build_and_emit(wh_provider *p) {
   wh_docker_opts opts = {.cfg = &p->dcfg};
   wh_docker_reports reports = {0};
-  wh_dyn_config *cfg = wh_docker_build(&opts, p->cs.v, p->cs.n, &reports);
+  wh_container_diagnosis *diag = NULL;
+  wh_dyn_config *cfg = wh_docker_build_diagnosed(&opts, p->cs.v, p->cs.n, &reports, &diag);
+  /* published even when the configuration is unchanged (a task that
+   * stopped changes its diagnosis, not always the configuration) */
+  if (diag && !p->stopped)
+    wh_container_diagnosis_publish(wh_provider_swarm.name, p, diag);
+  else
+    wh_container_diagnosis_unref(diag);
   if (!cfg) {
     wh_docker_reports_free(&reports);
     wh_log_error("swarm provider: out of memory building the configuration");
@@ -350,6 +359,7 @@ static void swarm_stop(wh_provider *p) {
   if (!p || p->stopped)
     return;
   p->stopped = true;
+  wh_container_diagnosis_publish(wh_provider_swarm.name, p, NULL); /* withdrawn */
   poll_reset(p);
   uv_timer_stop(&p->timer);
   uv_close((uv_handle_t *)&p->timer, on_timer_closed);

@@ -137,6 +137,15 @@ def test_swarm_services_become_configuration(wharf, swarm):
     assert routers["app@swarm"]["rule"] == "Host(`app.swarm`)"
     assert routers["app@swarm"]["service"] == "app"
 
+    # The diagnosis of each swarm task: its traefik.* labels, what it produced and the
+    # address chosen, the same as for containers (/api/providers/docker/containers).
+    diag = api(w, "/api/providers/swarm/services?per_page=1000")
+    apps = [d for d in diag if any(e["name"] == "app@swarm" for e in d["elements"])]
+    assert apps, diag
+    assert all(d["exposed"] and d["labels"]["traefik.enable"] == "true" for d in apps)
+    addrs = {srv["address"] for d in apps for srv in d["servers"] if srv["service"] == "app@swarm"}
+    assert {f"http://{a}" if not a.startswith("http") else a for a in addrs} == set(want), apps
+
     # lbswarm: one server, the service's virtual IP on the overlay network.
     svc = engine_json(swarm, "/services/vip")
     vips = [v["Addr"].split("/")[0] for v in svc["Endpoint"]["VirtualIPs"]
