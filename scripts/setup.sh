@@ -4,6 +4,8 @@
 # because a build that goes on without its libraries only fails later and less clearly.
 # Extra package names may be given as arguments (for tests that need more, e.g. docker.io).
 # Quiet when nothing is missing.
+# chromium is the browser the dashboard test drives (tests/browser: playwright-core, which
+# scripts/test.sh installs with the machine's npm).
 # --bench adds the peers and client that `make bench` measures wharf against (bench/run.sh).
 set -euo pipefail
 
@@ -20,9 +22,15 @@ packages=(
   python3 python3-pytest python3-yaml python3-requests
   curl openssl wrk apache2-utils brotli zstd
   docker.io busybox-static docker-compose debootstrap
+  chromium
   "${bench[@]}"
   "$@"
 )
+# Node.js and npm drive that browser; a machine that already has them (any packaging) keeps
+# its own, otherwise Debian's (Node 18, which the pinned playwright-core supports).
+if ! command -v npm >/dev/null 2>&1; then
+  packages+=(nodejs npm)
+fi
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
   echo "setup: dpkg-query not found; wharf's set-up expects Debian 12 or a derivative." >&2
