@@ -209,7 +209,7 @@ static const char *protocol_label(wh_xproto p) {
  * when absent or not a code; the status is usually in trailers, hence
  * mostly 2 there too). */
 static int grpc_code(const wh_xrec *r) {
-  const char *s = r->resp_headers ? wh_headers_get(r->resp_headers, "Grpc-Status") : NULL;
+  const char *s = r->grpc_status;
   if (!s || !*s)
     return 2;
   char *end;

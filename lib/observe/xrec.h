@@ -57,6 +57,7 @@ typedef struct wh_xrec {
   uint64_t origin_bytes;          /* body bytes received from the backend */
   int status;                     /* sent to the client (DownstreamStatus); 0 if none */
   uint64_t resp_bytes;            /* body bytes sent to the client */
+  const char *grpc_status;        /* the response head's Grpc-Status, NULL when none */
   const wh_headers *resp_headers; /* the response head sent; NULL unless asked for */
   uint64_t conn_request_index;    /* 1 for the connection's first request */
   uint64_t request_count;         /* process-wide running count (RequestCount); filled by

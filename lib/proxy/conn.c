@@ -18,6 +18,7 @@
 #include "lib/observe/observe.h"
 #include "lib/proxy/upstream.h"
 #include "lib/router/route_table.h"
+#include "lib/tls/acme_alpn.h"
 #include "lib/tls/client_hello.h"
 #include "lib/tls/server.h"
 #include "lib/tls/tls_stream.h"
@@ -792,6 +793,7 @@ static void conn_reset_exchange(wh_conn *c) {
   c->obs_req_bytes = c->obs_origin_bytes = c->obs_down_bytes = 0;
   c->obs_origin_status = 0;
   c->obs_sse = false;
+  c->obs_grpc[0] = '\0';
   if (c->obs_resp_hdrs)
     wh_headers_clear(c->obs_resp_hdrs);
 }
@@ -889,6 +891,7 @@ static void obs_emit(wh_conn *c) {
       .origin_bytes = c->obs_origin_bytes,
       .status = status,
       .resp_bytes = c->obs_down_bytes,
+      .grpc_status = c->obs_grpc[0] ? c->obs_grpc : NULL,
       .resp_headers = c->obs_resp_hdrs,
       .conn_request_index = c->requests + 1,
   };
@@ -1341,6 +1344,11 @@ static void sniff_input(wh_conn *c, const char *data, size_t len) {
     }
     c->tcp_after_handshake = true;
   }
+  if (wh_tls_acme_hello(&ch)) { /* an ACME validation is over in 2 s (HARDENING 45) */
+    uint64_t acme_deadline = wh_worker_now(c->w) + WH_ACME_TLS_HANDSHAKE_MS;
+    if (acme_deadline < c->rd_deadline)
+      c->rd_deadline = acme_deadline;
+  }
   tls_begin(c, &ch);
 }
 
@@ -1490,8 +1498,13 @@ static void on_parked(uv_timer_t *t) {
   wh_parked *p = t->data;
   wh_conn *c = p->c;
   c->parked = NULL;
-  if (!c->dead && !c->closing && c->in_msg && !c->resp_done)
+  if (!c->dead && !c->closing && c->in_msg && !c->resp_done) {
     proxy_start(c, p->router, &p->x, p->query);
+    /* answered here (no server: 503): the exchange ends now, as after a
+     * dispatch, or a keep-alive client would wait for nothing */
+    if (!c->dead)
+      maybe_finish(c);
+  }
   uv_close((uv_handle_t *)&p->timer, parked_closed);
 }
 
@@ -1854,6 +1867,11 @@ static void pending_done(wh_mw_async *a, int rc) {
   c->pending = NULL;
   pipe_finish(c, p->pipe.router, &p->x, &p->req, &p->resp, &p->query, rc);
   pending_free(p);
+  /* A local answer (401 after a bcrypt check, a forwardAuth denial) ends the
+   * exchange here: outside the parser's callbacks nothing else would, and
+   * the next request on a kept-alive connection would never be read. */
+  if (!c->dead)
+    maybe_finish(c);
 }
 
 static wh_mw_async *conn_suspend(void *ctx) {
@@ -2598,6 +2616,9 @@ int wh_conn_resp_head(wh_conn *c, wh_upstream *u) {
   if (c->obs_t0) {
     const char *ct = wh_headers_get(&u->hdrs, "Content-Type");
     c->obs_sse = ct && strncasecmp(ct, "text/event-stream", 17) == 0;
+    /* a trailers-only gRPC answer carries its status in the head */
+    const char *gs = wh_headers_get(&u->hdrs, "Grpc-Status");
+    snprintf(c->obs_grpc, sizeof(c->obs_grpc), "%s", gs && strlen(gs) < 3 ? gs : "");
   }
   if (status == 101) {
     if (!c->upgrade_ws) {

@@ -193,6 +193,7 @@ typedef struct wh_conn {
   uint64_t obs_req_bytes, obs_origin_bytes, obs_down_bytes;
   int obs_origin_status;
   bool obs_sse;              /* the response is text/event-stream */
+  char obs_grpc[4];          /* the response head's Grpc-Status ("" when none) */
   bool obs_counted;          /* the open-connections gauge counted this one */
   wh_headers *obs_resp_hdrs; /* the response head, when the access log keeps some; owned */
   /* tokens of TCP middlewares that count connections (inFlightConn) */

@@ -12,6 +12,7 @@
 #include "lib/core/log.h"
 #include "lib/core/str.h"
 #include "lib/rules/rules.h"
+#include "lib/tls/acme_alpn.h"
 #include "lib/tls/certificate.h"
 
 /* host -> policy index, one table per entry point, sorted for bsearch. */
@@ -653,7 +654,7 @@ const wh_tls_policy *wh_tls_server_policy_for_host(const wh_tls_server *s, size_
   return s->pol[host_policy(s, ep_index, host)];
 }
 
-static SSL_CTX *make_ctx(const wh_tls_policy *p, const wh_cert_group *g) {
+static SSL_CTX *make_ctx(const wh_tls_policy *p, const wh_cert_group *g, bool acme_only) {
   SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
   if (!ctx)
     return NULL;
@@ -674,6 +675,7 @@ static SSL_CTX *make_ctx(const wh_tls_policy *p, const wh_cert_group *g) {
   /* Idle keep-alive connections give their record buffers back (about
    * 34 KB each): memory per connection is a goal (PERFORMANCE.md). */
   SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+  wh_tls_acme_install(ctx, acme_only);
   return ctx;
 }
 
@@ -691,7 +693,9 @@ SSL_CTX *wh_tls_server_ctx(wh_tls_server *s, size_t ep_index, const char *sni, c
   if (g) {
     gi = g->index;
   } else {
-    if (p->sni_strict)
+    /* ACME TLS-ALPN-01 validates names that have no certificate yet; the
+     * context then refuses anything but the validation (acme_alpn.h). */
+    if (p->sni_strict && !(has_sni && wh_acme_chal_tls_has(sni)))
       return NULL;
     g = wh_cert_store_default(s->store);
     gi = s->ngroups;
@@ -702,7 +706,7 @@ SSL_CTX *wh_tls_server_ctx(wh_tls_server *s, size_t ep_index, const char *sni, c
   SSL_CTX *ctx = atomic_load_explicit(slot, memory_order_acquire);
   if (ctx)
     return ctx;
-  ctx = make_ctx(p, g);
+  ctx = make_ctx(p, g, p->sni_strict && gi == s->ngroups);
   if (!ctx)
     return NULL;
   SSL_CTX *expected = NULL;

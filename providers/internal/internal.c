@@ -47,6 +47,36 @@ static int add_service(wh_dyn_config *c, const char *name) {
   return wh_map_put(&c->http->services, name, svc, NULL);
 }
 
+/* Traefik's acme-http router: one for every entry point an httpChallenge
+ * names, above everything a user can declare (and above the entry point
+ * redirections, MaxInt-1 by default; at an equal priority its longer rule
+ * still wins), so that a challenge is answered, never proxied nor
+ * redirected. An entry point that does not exist is reported on the router,
+ * as Traefik does. Returns whether the router was written. */
+static bool acme_http_router(const wh_static_config *stat, wh_strbuf *y) {
+  wh_strlist eps = {0};
+  const wh_map *rs = &stat->certificates_resolvers;
+  for (size_t i = 0; i < rs->n; i++) {
+    const wh_cert_resolver *r = rs->vals[i];
+    const wh_acme_http_challenge *h = r && r->acme ? r->acme->http_challenge : NULL;
+    if (h && h->entry_point && *h->entry_point && !wh_strlist_contains(&eps, h->entry_point))
+      wh_strlist_push(&eps, h->entry_point);
+  }
+  if (!eps.n)
+    return false;
+  wh_strbuf_puts(y, "    acme-http:\n      entryPoints: [");
+  for (size_t i = 0; i < eps.n; i++) {
+    if (i)
+      wh_strbuf_puts(y, ", ");
+    yaml_quote(y, eps.v[i]);
+  }
+  wh_strbuf_puts(y, "]\n      ruleSyntax: v3\n"
+                    "      rule: \"PathPrefix(`/.well-known/acme-challenge/`)\"\n"
+                    "      priority: " MAXINT "\n      service: acme-http@internal\n");
+  wh_strlist_free(&eps);
+  return true;
+}
+
 wh_dyn_config *wh_internal_config(const wh_static_config *stat, wh_errlist *errs) {
   wh_strbuf y = {0};
   wh_strbuf_puts(&y, "http:\n  routers:\n");
@@ -81,6 +111,7 @@ wh_dyn_config *wh_internal_config(const wh_static_config *stat, wh_errlist *errs
     wh_strbuf_puts(&y, "]\n      ruleSyntax: v3\n      rule: \"PathPrefix(`/metrics`)\"\n"
                        "      priority: " MAXINT "\n      service: prometheus@internal\n");
   }
+  bool acme_http = acme_http_router(stat, &y);
   wh_strbuf mws = {0};
   for (size_t i = 0; i < stat->entry_points.n; i++) {
     const wh_entrypoint *ep = stat->entry_points.vals[i];
@@ -147,7 +178,8 @@ wh_dyn_config *wh_internal_config(const wh_static_config *stat, wh_errlist *errs
   if (c && (add_service(c, "noop") != WH_OK || (api && add_service(c, "api") != WH_OK) ||
             (api && stat->api->dashboard && add_service(c, "dashboard") != WH_OK) ||
             (stat->ping && add_service(c, "ping") != WH_OK) ||
-            (prom && add_service(c, "prometheus") != WH_OK))) {
+            (prom && add_service(c, "prometheus") != WH_OK) ||
+            (acme_http && add_service(c, "acme-http") != WH_OK))) {
     wh_errlist_add(&perr, "internal: out of memory");
   }
   wh_strbuf_free(&y);

@@ -98,3 +98,51 @@ def test_redaction_changes_nothing_on_the_wire(env):
     seen = {k.lower(): v for k, v in r.json()["headers"]}
     assert seen["authorization"] == "Bearer token-abc123"
     assert "sid=cookie-xyz789" in r.headers.get("Set-Cookie", "")
+
+
+def test_no_log_line_carries_a_credential(wharf, backends, tmp_path):
+    """Debug-level application log and a JSON access log that keeps every header: the
+    client's Authorization and Cookie values, the password and its hash appear in neither."""
+    require_service("htpasswd", hint="apt-get install apache2-utils")
+    bk = backends.http("echo")
+    line = subprocess.run(["htpasswd", "-nbB", "ops", "pa55 word"], check=True,
+                          capture_output=True, text=True).stdout.strip()
+    access = tmp_path / "access.log"
+    app = tmp_path / "wharf.log"
+    dynamic = {"http": {
+        "routers": {
+            "open": {"rule": "Host(`open.example`)", "service": "echo", "entryPoints": ["web"]},
+            "closed": {"rule": "Host(`closed.example`)", "service": "echo",
+                       "entryPoints": ["web"], "middlewares": ["auth"]},
+        },
+        "middlewares": {"auth": {"basicAuth": {"users": [line]}}},
+        "services": {"echo": lb_service(bk.url)},
+    }}
+    w = wharf.start({
+        "entryPoints": {"web": {}},
+        "log": {"level": "DEBUG", "filePath": str(app)},
+        "accessLog": {"filePath": str(access), "format": "json",
+                      "fields": {"headers": {"defaultMode": "keep"}}},
+    }, dynamic=dynamic)
+    wait_routed(w, "open.example")
+    secrets = {"Authorization": "Bearer tok-Zq81x", "Cookie": "session=ck-Yw27p"}
+    r = requests.get(w.url("/echo", "web"), headers={"Host": "open.example", **secrets},
+                     timeout=10)
+    assert r.status_code == 200
+    for auth in (basic("ops", "pa55 word"), basic("ops", "wrong-pw-77")):
+        r = requests.get(w.url("/echo", "web"),
+                         headers={"Host": "closed.example", "Authorization": auth,
+                                  "Cookie": "session=ck-Yw27p"}, timeout=10)
+        assert r.status_code in (200, 401)
+    w.stop()  # flushes both logs
+    entries = [json.loads(x) for x in access.read_text().splitlines() if x.strip()]
+    sent = [e for e in entries if "request_Cookie" in e]  # (wait_routed's probe sent none)
+    assert len(sent) == 3
+    assert all(e["request_Authorization"] == "REDACTED" for e in sent)
+    assert all(e["request_Cookie"] == "REDACTED" for e in sent)
+    assert any(e.get("ClientUsername") == "ops" for e in entries)  # the user name is fine
+    text = access.read_text() + app.read_text() + w.log()
+    assert "DBG" in app.read_text() or '"debug"' in app.read_text()  # debug lines were written
+    for secret in ("tok-Zq81x", "ck-Yw27p", "pa55 word", "wrong-pw-77", line.split(":", 1)[1],
+                   base64.b64encode(b"ops:pa55 word").decode()):
+        assert secret not in text

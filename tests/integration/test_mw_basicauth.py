@@ -170,6 +170,18 @@ def test_missing_users_file_fails_closed(env):
         assert not_forwarded(env, f"missing={i}")
 
 
+def test_keep_alive_connection_goes_on_after_a_refused_bcrypt_check(env):
+    """A 401 decided after the bcrypt check on the thread pool is a local answer made outside
+    the parser: the connection must still read the next request (a browser retries with the
+    right password on the same connection). It used to hang."""
+    with RawConn(env["w"].ports["web"], timeout=5) as c:
+        for pw, want in (("wrong one", 401), ("other wrong", 401), ("bcrypt pass", 200)):
+            c.request("GET", "/echo?ka=" + str(want), host="auth.example",
+                      headers=[("Authorization", basic("bea", pw))])
+            r = c.read_response()
+            assert r is not None and r.status == want, (pw, r)
+
+
 # ---- secrets --------------------------------------------------------------------------------
 
 def test_api_never_shows_hashes(env):

@@ -242,6 +242,16 @@ def test_denied_returns_auth_answer(env):
     assert not env["bk"].find(lambda q: marker in q.target)
 
 
+def test_keep_alive_connection_goes_on_after_a_denial(env):
+    """The denial is answered when the auth call returns, outside the parser: the next
+    request on the same connection must still be read and served (it used to hang)."""
+    with RawConn(env["w"].ports["web"], timeout=5) as c:
+        for host, want in (("deny.example", 401), ("deny.example", 401), ("open.example", 200)):
+            c.request("GET", "/echo?after-deny", host=host)
+            r = c.read_response()
+            assert r is not None and r.status == want, (host, r)
+
+
 def test_signin_url_on_401(env):
     r = send(env, "signin.example", "/echo?m=signin")
     assert r.status == 302, r

@@ -403,6 +403,10 @@ static void test_method_and_protocol(void **state) {
   r = xrec("POST", 200, NULL, NULL);
   r.protocol = WH_XPROTO_GRPC; /* no Grpc-Status seen: codes.Unknown */
   wh_metrics_store_record(m, 0, &r);
+  r.grpc_status = "5"; /* a trailers-only NOT_FOUND */
+  wh_metrics_store_record(m, 0, &r);
+  r.grpc_status = "x9"; /* not a code: Unknown */
+  wh_metrics_store_record(m, 0, &r);
   char *text = expose(m);
   check_exposition(text);
   const char *p = "traefik_entrypoint_requests_total{code=\"200\",entrypoint=\"web\",method=";
@@ -418,6 +422,9 @@ static void test_method_and_protocol(void **state) {
                                 "method=\"GET\",protocol=\"websocket\"}"),
                    1);
   assert_int_equal(sample(text, "traefik_entrypoint_requests_total{code=\"2\",entrypoint=\"web\","
+                                "method=\"POST\",protocol=\"grpc\"}"),
+                   2);
+  assert_int_equal(sample(text, "traefik_entrypoint_requests_total{code=\"5\",entrypoint=\"web\","
                                 "method=\"POST\",protocol=\"grpc\"}"),
                    1);
   free(text);
