@@ -8,7 +8,8 @@ SHELL := /bin/bash
 FORMAT_FILES = $(shell find cmd lib providers middleware tests -path tests/fuzz/corpus -prune \
                  -o -type f \( -name '*.c' -o -name '*.h' \) -print 2>/dev/null | sort)
 
-.PHONY: setup build run test fuzz bench bench-docker bench-tls format format-check clean
+.PHONY: setup build run test fuzz bench bench-docker bench-tls bench-observe format format-check \
+        clean
 
 setup:
 	scripts/setup.sh
@@ -34,6 +35,13 @@ bench:
 bench-tls: build
 	scripts/setup.sh --bench
 	WHARF_BIN=$${WHARF_BIN:-build/release/wharf} python3 bench/tls.py
+
+# The cost of the access log and Prometheus metrics, against nginx with and without its access
+# log; checks that every request gives one log line and one count (about two minutes; run after
+# `make bench`, which rewrites bench/RESULTS.md).
+bench-observe: build
+	scripts/setup.sh --bench
+	WHARF_BIN=$${WHARF_BIN:-build/release/wharf} python3 bench/observe.py
 
 # Label change latency with 500 labelled containers on a private dockerd (about 10 minutes,
 # most of it creating the containers).
