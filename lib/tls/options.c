@@ -635,13 +635,21 @@ static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outle
         http11_fallback = true;
     }
   }
-  if (tcp_index >= 0 && SSL_get_ex_data(ssl, tcp_index) && inlen > 1 &&
-      (size_t)in[0] + 1 <= inlen) {
+  if (tcp_index >= 0 && SSL_get_ex_data(ssl, tcp_index)) {
     /* A TCP router's backend speaks the protocol, not wharf: the client's
-     * first choice is the one its ALPN matcher routed on. */
-    *out = in + 1;
-    *outlen = in[0];
-    return SSL_TLSEXT_ERR_OK;
+     * first choice is the one its ALPN matcher routed on. Never acme-tls/1:
+     * only a pending TLS-ALPN-01 challenge answers that (lib/tls/acme_alpn.c),
+     * with its own certificate. */
+    for (size_t j = 0; j < inlen; j += 1 + (size_t)in[j]) {
+      size_t cl = in[j];
+      if (cl == 0 || j + 1 + cl > inlen)
+        break;
+      if (cl == 10 && memcmp(in + j + 1, "acme-tls/1", 10) == 0)
+        continue;
+      *out = in + j + 1;
+      *outlen = (unsigned char)cl;
+      return SSL_TLSEXT_ERR_OK;
+    }
   }
   return http11_fallback ? SSL_TLSEXT_ERR_NOACK : SSL_TLSEXT_ERR_ALERT_FATAL;
 }

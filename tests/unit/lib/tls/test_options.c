@@ -218,10 +218,15 @@ typedef struct conn {
 } conn;
 
 /* A real handshake over an in-memory BIO pair. */
+/* the next handshakes' server side is a TLS-terminating TCP router's */
+static bool tcp_router_side;
+
 static conn handshake(SSL_CTX *sctx, SSL_CTX *cctx, SSL_SESSION *resume) {
   conn k = {SSL_new(cctx), SSL_new(sctx), false};
   assert_non_null(k.c);
   assert_non_null(k.s);
+  if (tcp_router_side)
+    wh_tls_alpn_for_tcp(k.s);
   BIO *bc = NULL, *bs = NULL;
   assert_int_equal(BIO_new_bio_pair(&bc, 0, &bs, 0), 1);
   SSL_set_bio(k.c, bc, bc);
@@ -681,6 +686,32 @@ static void test_alpn_http11_without_h2(void **state) {
   wh_tls_policy_free(p);
 }
 
+static void test_alpn_tcp_router_never_acme(void **state) {
+  (void)state;
+  wh_tls_policy *p = wh_tls_policy_default(false);
+  tcp_router_side = true;
+  /* the backend's protocol: the client's first choice ... */
+  char *r = alpn_result(p, (const unsigned char *)"\x04imap\x04xmpp", 10);
+  assert_non_null(r);
+  assert_string_equal(r, "imap");
+  free(r);
+  /* ... but never acme-tls/1, which only a pending TLS-ALPN-01 challenge answers */
+  r = alpn_result(p,
+                  (const unsigned char *)"\x0a"
+                                         "acme-tls/1\x04imap",
+                  16);
+  assert_non_null(r);
+  assert_string_equal(r, "imap");
+  free(r);
+  r = alpn_result(p,
+                  (const unsigned char *)"\x0a"
+                                         "acme-tls/1",
+                  11);
+  assert_null(r);
+  tcp_router_side = false;
+  wh_tls_policy_free(p);
+}
+
 static void test_alpn_with_h2(void **state) {
   (void)state;
   wh_tls_policy *p = wh_tls_policy_default(true);
@@ -998,6 +1029,7 @@ int main(void) {
       cmocka_unit_test(test_tls13_suite_restriction),
       cmocka_unit_test(test_alpn_http11_without_h2),
       cmocka_unit_test(test_alpn_with_h2),
+      cmocka_unit_test(test_alpn_tcp_router_never_acme),
       cmocka_unit_test(test_ctx_outlives_policy),
       cmocka_unit_test(test_auth_no_client_cert),
       cmocka_unit_test(test_auth_request_client_cert),
