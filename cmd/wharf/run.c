@@ -8,6 +8,7 @@
 
 #include "cmd/wharf/commands.h"
 #include "cmd/wharf/setup.h"
+#include "lib/acme/manager.h"
 #include "lib/control/control.h"
 #include "lib/core/log.h"
 #include "lib/http/headers.h"
@@ -28,6 +29,7 @@ typedef struct app {
   wh_provider *file;
   wh_provider *docker;
   wh_provider *swarm;
+  wh_acme_manager *acme; /* certificatesResolvers; NULL without any */
   uv_signal_t sig_int, sig_term, sig_hup, sig_usr1;
   int exit_code;
 } app;
@@ -46,8 +48,17 @@ static void close_walk(uv_handle_t *h, void *arg) {
     uv_close(h, NULL);
 }
 
+static void acme_on_built(void *ctx, const wh_snapshot *snap) {
+  wh_acme_manager_update(ctx, snap);
+}
+
 /* Everything but the workers, which are joined by then. */
 static void shutdown_app(app *a) {
+  if (a->acme) {
+    wh_control_on_built(a->control, NULL, NULL);
+    wh_acme_manager_close(a->acme);
+    a->acme = NULL;
+  }
   if (a->file) {
     wh_provider_file.stop(a->file);
     a->file = NULL;
@@ -176,6 +187,11 @@ int wh_cmd_run(int argc, char **argv, char **envp) {
     wh_static_free(a.stat);
     return 1;
   }
+  /* Stored certificates are emitted now, so the first snapshot serves them;
+   * orders start with the first build that follows. */
+  a.acme = wh_acme_manager_new(a.loop, a.stat, envp, wh_control_emit, a.control);
+  if (a.acme)
+    wh_control_on_built(a.control, acme_on_built, a.acme);
   uv_signal_t *sigs[] = {&a.sig_int, &a.sig_term, &a.sig_hup, &a.sig_usr1};
   int nums[] = {SIGINT, SIGTERM, SIGHUP, SIGUSR1};
   for (int i = 0; i < 4; i++) {

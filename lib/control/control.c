@@ -13,8 +13,9 @@
 
 /* Providers known to the control, in precedence order for merging and for
  * ties between routers of equal priority (internal first, then file before
- * docker before swarm). */
-static const char *const known[] = {"internal", "file", "docker", "swarm"};
+ * docker before swarm). "acme" (lib/acme/manager.c) only brings
+ * certificates; last, so a user's certificate for the same names wins. */
+static const char *const known[] = {"internal", "file", "docker", "swarm", "acme"};
 #define NPROV (sizeof(known) / sizeof(known[0]))
 
 struct wh_control {
@@ -34,6 +35,8 @@ struct wh_control {
   wh_health_store *health;    /* cells shared by the balancers of every snapshot */
   wh_health_checker *checker; /* active health checks, on this loop */
   int nworkers;
+  wh_control_built_fn on_built; /* told of every new snapshot */
+  void *on_built_ctx;
 };
 
 /* The proxy runs wharf.workers worker threads (0: one per CPU); balancers
@@ -122,6 +125,8 @@ static void build(wh_control *c) {
   if (c->publish)
     c->publish(c->ctx, wh_snapshot_ref(s));
   wh_snapshot_unref(old);
+  if (c->on_built)
+    c->on_built(c->on_built_ctx, s);
 }
 
 static void on_timer(uv_timer_t *t) {
@@ -218,6 +223,11 @@ void wh_control_flush(wh_control *c) {
 
 wh_snapshot *wh_control_current(wh_control *c) {
   return wh_snapshot_ref(c->current);
+}
+
+void wh_control_on_built(wh_control *c, wh_control_built_fn fn, void *ctx) {
+  c->on_built = fn;
+  c->on_built_ctx = ctx;
 }
 
 uint64_t wh_control_generation(const wh_control *c) {

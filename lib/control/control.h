@@ -33,6 +33,11 @@ wh_snapshot *wh_control_current(wh_control *c);
  * first configuration rather than on an empty one. */
 void wh_control_flush(wh_control *c);
 uint64_t wh_control_generation(const wh_control *c);
+/* Called on the control loop after each new snapshot is published (the ACME
+ * manager learns the routers' domains this way); snap is borrowed for the
+ * call. One hook; fn NULL removes it. */
+typedef void (*wh_control_built_fn)(void *ctx, const wh_snapshot *snap);
+void wh_control_on_built(wh_control *c, wh_control_built_fn fn, void *ctx);
 /* Stops timers and frees the control after its handles close. */
 void wh_control_close(wh_control *c);
 

@@ -1,0 +1,329 @@
+"""certificatesResolvers end to end: wharf orders, stores, serves and renews certificates from a
+real ACME server (pebble, with pebble-challtestsrv as its DNS), on loopback.
+
+Pebble's validation authority connects to wharf's own entry points: its httpPort is wharf's
+`web` port (HTTP-01), its tlsPort wharf's `websecure` port (TLS-ALPN-01), and challtestsrv
+answers every A query with 127.0.0.1. Pebble's HTTPS listener has a certificate made here,
+trusted by wharf through LEGO_CA_CERTIFICATES as Traefik users do. A served certificate counts
+as issued when a client verifying with pebble's issuing root (/roots/0) accepts it for the name.
+"""
+import base64
+import json
+import os
+import socket
+import ssl
+import stat
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import requests
+import yaml
+
+from conftest import WharfProcess, free_port, require_service
+from tlsutil import CA
+
+ISSUE_TIMEOUT = 45.0  # a bound for one issuance on a loaded machine, not an expectation
+
+
+def _wait_port(port, proc, what, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"{what} exited with status {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError(f"{what} not listening on {port} after {timeout}s")
+
+
+class Pebble:
+    """pebble + pebble-challtestsrv on loopback, validating against wharf's fixed ports."""
+
+    def __init__(self, d):
+        self.dir = Path(d)
+        self.web, self.websecure = free_port(), free_port()
+        self.acme, self.mgmt, self.dns, self.chall = (free_port() for _ in range(4))
+        ca = CA(self.dir / "listener", "pebble listener CA")
+        crt, key = ca.issue("localhost", sans=["localhost", "127.0.0.1"])
+        self.listener_ca = ca.cert
+        cfg = self.dir / "pebble.json"
+        cfg.write_text(json.dumps({"pebble": {
+            "listenAddress": f"127.0.0.1:{self.acme}",
+            "managementListenAddress": f"127.0.0.1:{self.mgmt}",
+            "certificate": str(crt), "privateKey": str(key),
+            "httpPort": self.web, "tlsPort": self.websecure,
+            "ocspResponderURL": "", "externalAccountBindingRequired": False}}))
+        env = dict(os.environ, PEBBLE_VA_NOSLEEP="1")
+        self.logs = []
+        self.chall_proc = self._spawn(
+            ["pebble-challtestsrv", "-http01", "", "-https01", "", "-tlsalpn01", "",
+             "-dns01", f"127.0.0.1:{self.dns}",
+             "-management", f"127.0.0.1:{self.chall}",
+             "-defaultIPv4", "127.0.0.1", "-defaultIPv6", ""], "challtestsrv.log", env)
+        self.pebble_proc = self._spawn(
+            ["pebble", "-config", str(cfg), "-dnsserver", f"127.0.0.1:{self.dns}"],
+            "pebble.log", env)
+        _wait_port(self.chall, self.chall_proc, "pebble-challtestsrv")
+        _wait_port(self.acme, self.pebble_proc, "pebble")
+        _wait_port(self.mgmt, self.pebble_proc, "pebble (management)")
+        self.root = self.dir / "pebble-root.pem"
+        r = requests.get(f"https://127.0.0.1:{self.mgmt}/roots/0", verify=str(ca.cert), timeout=5)
+        r.raise_for_status()
+        self.root.write_text(r.text)
+        self.directory = f"https://127.0.0.1:{self.acme}/dir"
+
+    def _spawn(self, argv, log, env):
+        f = open(self.dir / log, "wb")
+        self.logs.append(f)
+        return subprocess.Popen(argv, stdout=f, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, env=env)
+
+    def stop(self):
+        for p in (self.pebble_proc, self.chall_proc):
+            p.terminate()
+            try:
+                p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        for f in self.logs:
+            f.close()
+
+
+@pytest.fixture(scope="module")
+def pebble(tmp_path_factory):
+    require_service("pebble")
+    require_service("pebble-challtestsrv")
+    p = Pebble(tmp_path_factory.mktemp("pebble"))
+    yield p
+    p.stop()
+
+
+class Runner:
+    """Starts wharf on pebble's fixed web/websecure ports, one process at a time."""
+
+    def __init__(self, binary, d, pebble):
+        self.binary, self.dir, self.pebble = binary, Path(d), pebble
+        self.procs = []
+        self.n = 0
+
+    def start(self, resolver, dynamic, extra_env=None):
+        self.n += 1
+        p = self.pebble
+        traefik_port = free_port()
+        dyn = self.dir / f"dynamic{self.n}.yml"
+        dyn.write_text(yaml.safe_dump(dynamic, sort_keys=False))
+        acme = {"email": "ops@example.com", "caServer": p.directory,
+                "storage": str(self.dir / "acme.json"), "keyType": "EC256"}
+        acme.update(resolver)
+        static = {
+            "entryPoints": {"web": {"address": f"127.0.0.1:{p.web}"},
+                            "websecure": {"address": f"127.0.0.1:{p.websecure}"},
+                            "traefik": {"address": f"127.0.0.1:{traefik_port}"}},
+            "ping": {},
+            "providers": {"file": {"filename": str(dyn)}},
+            "certificatesResolvers": {"le": {"acme": acme}},
+            "log": {"level": "INFO"},
+        }
+        cfg = self.dir / f"wharf{self.n}.yml"
+        cfg.write_text(yaml.safe_dump(static, sort_keys=False))
+        env = dict(os.environ, LEGO_CA_CERTIFICATES=str(p.listener_ca))
+        env.update(extra_env or {})
+        workdir = self.dir / f"run{self.n}"
+        workdir.mkdir()
+        w = WharfProcess(self.binary, workdir, cfg,
+                         {"web": p.web, "websecure": p.websecure, "traefik": traefik_port},
+                         f"http://127.0.0.1:{traefik_port}/ping", env)
+        self.procs.append(w)
+        w.wait_ready()
+        return w
+
+    def stop(self, w):
+        w.stop()
+        rep = w.sanitizer_report()
+        assert rep is None, f"sanitizer report in {w.log_path}:\n{rep}"
+
+    def stop_all(self):
+        reports = []
+        for w in self.procs:
+            w.stop()
+            rep = w.sanitizer_report()
+            if rep:
+                reports.append(f"{w.log_path}:\n{rep}")
+        return reports
+
+
+@pytest.fixture
+def acme_wharf(wharf_bin, tmp_path, pebble):
+    r = Runner(wharf_bin, tmp_path, pebble)
+    yield r
+    reports = r.stop_all()
+    if reports:
+        pytest.fail("sanitizer report in wharf's log:\n" + "\n".join(reports), pytrace=False)
+
+
+def router(rule, domains=None, name="app"):
+    tls = {"certResolver": "le"}
+    if domains:
+        tls["domains"] = domains
+    return {"http": {"routers": {name: {"rule": rule, "entryPoints": ["websecure"],
+                                        "service": "noop@internal", "tls": tls}}}}
+
+
+def served(port, sni, cafile):
+    """The DER leaf wharf serves for sni when a client trusting only cafile accepts it for that
+    name; None while it does not."""
+    ctx = ssl.create_default_context(cafile=str(cafile))
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            with ctx.wrap_socket(s, server_hostname=sni) as t:
+                return t.getpeercert(binary_form=True)
+    except (ssl.SSLError, OSError):
+        return None
+
+
+def wait_served(w, sni, cafile, timeout=ISSUE_TIMEOUT):
+    deadline = time.monotonic() + timeout
+    while True:
+        der = served(w.ports["websecure"], sni, cafile)
+        if der:
+            return der
+        if not w.running():
+            raise AssertionError(f"wharf exited:\n{w.log_tail()}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no certificate for {sni} trusted by {cafile} after "
+                                 f"{timeout}s:\n{w.log_tail(60)}")
+        time.sleep(0.2)
+
+
+def stored(path, resolver="le"):
+    doc = json.loads(Path(path).read_text())
+    return doc[resolver]
+
+
+def write_acme_json(path, main, cert_pem, key_pem):
+    """acme.json in Traefik's format, as Traefik writes it (0600)."""
+    doc = {"le": {"Account": None, "Certificates": [{
+        "domain": {"main": main},
+        "certificate": base64.b64encode(cert_pem).decode(),
+        "key": base64.b64encode(key_pem).decode(),
+        "Store": "default"}]}}
+    Path(path).write_text(json.dumps(doc, indent=2))
+    os.chmod(path, 0o600)
+
+
+def test_http01_certificate_served_without_restart(acme_wharf, pebble):
+    w = acme_wharf.start({"httpChallenge": {"entryPoint": "web"}}, router("Host(`a.test`)"))
+    der = wait_served(w, "a.test", pebble.root)
+    w.wait_for_log(r'certificate obtained for domains "a\.test"')
+    st = stored(acme_wharf.dir / "acme.json")
+    assert st["Account"]["Registration"]["uri"].startswith(f"https://127.0.0.1:{pebble.acme}/")
+    assert [c["domain"]["main"] for c in st["Certificates"]] == ["a.test"]
+    leaf = ssl.PEM_cert_to_DER_cert(
+        base64.b64decode(st["Certificates"][0]["certificate"]).decode().split(
+            "-----END CERTIFICATE-----")[0] + "-----END CERTIFICATE-----\n")
+    assert leaf == der
+    assert stat.S_IMODE(os.stat(acme_wharf.dir / "acme.json").st_mode) == 0o600
+
+    # (d) a restart serves the stored certificate and orders nothing
+    acme_wharf.stop(w)
+    w2 = acme_wharf.start({"httpChallenge": {"entryPoint": "web"}}, router("Host(`a.test`)"))
+    assert wait_served(w2, "a.test", pebble.root, timeout=10) == der
+    w2.wait_for_log(r'resolver "le": 1 certificate\(s\) loaded')
+    assert "ordering a certificate" not in w2.log()
+
+
+def test_tls_alpn01(acme_wharf, pebble):
+    w = acme_wharf.start({"tlsChallenge": {}}, router("Host(`b.test`) || Host(`c.test`)"))
+    der_b = wait_served(w, "b.test", pebble.root)
+    assert wait_served(w, "c.test", pebble.root) == der_b  # one certificate, two names
+    w.wait_for_log(r'certificate obtained for domains "b\.test,c\.test"')
+
+
+EXEC_SCRIPT = """#!/usr/bin/env python3
+import json, sys, urllib.request
+action, fqdn, value = sys.argv[1], sys.argv[2], sys.argv[3]
+path = "/set-txt" if action == "present" else "/clear-txt"
+body = {"host": fqdn, "value": value} if action == "present" else {"host": fqdn}
+with open(sys.argv[0] + ".calls", "a") as f:
+    f.write(action + " " + fqdn + "\\n")
+urllib.request.urlopen(urllib.request.Request("http://127.0.0.1:%s" + path,
+                       data=json.dumps(body).encode(), method="POST"), timeout=5).read()
+"""
+
+
+def test_dns01_wildcard_through_exec(acme_wharf, pebble, tmp_path):
+    script = tmp_path / "dns.py"
+    script.write_text(EXEC_SCRIPT % pebble.chall)
+    script.chmod(0o700)
+    w = acme_wharf.start(
+        {"dnsChallenge": {"provider": "exec", "resolvers": [f"127.0.0.1:{pebble.dns}"],
+                          "propagation": {"disableChecks": True}}},
+        router("Host(`x.w.test`)", domains=[{"main": "*.w.test"}]),
+        extra_env={"EXEC_PATH": str(script)})
+    der = wait_served(w, "x.w.test", pebble.root)
+    assert wait_served(w, "other.w.test", pebble.root) == der
+    w.wait_for_log(r'certificate obtained for domains "\*\.w\.test"')
+    calls = (tmp_path / "dns.py.calls").read_text().split("\n")
+    assert "present _acme-challenge.w.test." in calls
+    deadline = time.monotonic() + 10  # the cleanup runs after the authorization is valid
+    while "cleanup _acme-challenge.w.test." not in calls:
+        assert time.monotonic() < deadline, calls
+        time.sleep(0.1)
+        calls = (tmp_path / "dns.py.calls").read_text().split("\n")
+
+
+def test_wildcard_without_dns01_is_refused(acme_wharf, pebble):
+    w = acme_wharf.start({"httpChallenge": {"entryPoint": "web"}},
+                         router("Host(`y.v.test`)", domains=[{"main": "*.v.test"}]))
+    w.wait_for_log(r'router "app@file": certificate resolver "le": unable to generate a '
+                   r'wildcard certificate for domains "\*\.v\.test": ACME needs a DNSChallenge')
+    assert "ordering a certificate" not in w.log()
+
+
+def test_renewal_of_a_certificate_within_the_window(acme_wharf, pebble, tmp_path):
+    ca = CA(tmp_path / "old", "throwaway CA")
+    crt, key = ca.issue("e.test", days=1)
+    write_acme_json(acme_wharf.dir / "acme.json", "e.test", crt.read_bytes(), key.read_bytes())
+    w = acme_wharf.start({"httpChallenge": {"entryPoint": "web"}, "certificatesDuration": "2160h"},
+                         router("Host(`e.test`)"))
+    # from the first handshake on, e.test has a certificate: the stored one or its renewal
+    first = served(w.ports["websecure"], "e.test", ca.cert) or served(
+        w.ports["websecure"], "e.test", pebble.root)
+    assert first is not None, w.log_tail()
+    w.wait_for_log(r'the certificate for domain "e\.test" expires on .*: renewal queued')
+    wait_served(w, "e.test", pebble.root)
+    w.wait_for_log(r'certificate obtained for domains "e\.test"')
+    st = stored(acme_wharf.dir / "acme.json")
+    assert len(st["Certificates"]) == 1  # replaced, not added
+    assert base64.b64decode(st["Certificates"][0]["certificate"]) != crt.read_bytes()
+
+
+def test_traefik_acme_json_served_without_ca(acme_wharf, pebble, tmp_path):
+    ca = CA(tmp_path / "own", "test CA")
+    crt, key = ca.issue("f.test", days=60)
+    write_acme_json(acme_wharf.dir / "acme.json", "f.test", crt.read_bytes(), key.read_bytes())
+    before = (acme_wharf.dir / "acme.json").read_bytes()
+    closed = free_port()
+    w = acme_wharf.start({"httpChallenge": {"entryPoint": "web"},
+                          "caServer": f"https://127.0.0.1:{closed}/dir"},
+                         router("Host(`f.test`)"))
+    assert wait_served(w, "f.test", ca.cert, timeout=10)
+    assert "ordering a certificate" not in w.log()
+    assert (acme_wharf.dir / "acme.json").read_bytes() == before
+
+
+def test_corrupt_acme_json_is_never_overwritten(acme_wharf, pebble):
+    path = acme_wharf.dir / "acme.json"
+    path.write_bytes(b'{"le": {"Account": 12, "Certificates": [\n')
+    os.chmod(path, 0o600)
+    before = path.read_bytes()
+    w = acme_wharf.start({"httpChallenge": {"entryPoint": "web"}}, router("Host(`g.test`)"))
+    w.wait_for_log(r"acme: .*acme\.json: corrupt: .*the file is left as it is")
+    wait_served(w, "g.test", pebble.root)
+    w.wait_for_log(r'certificate for domains "g\.test" not saved: .* served from memory only')
+    assert path.read_bytes() == before
