@@ -70,6 +70,16 @@ struct wh_acme_solver_handle {
   op *o;
 };
 
+/* The certificate key, made on the loop's thread pool: RSA 4096 takes about
+ * a second the control loop must not spend. When its op ends first (the
+ * client is freed), the work is orphaned and only frees itself. */
+typedef struct keygen {
+  uv_work_t work;
+  op *o; /* NULL once orphaned */
+  wh_acme_key_type type;
+  EVP_PKEY *key;
+} keygen;
+
 enum { OP_ACCOUNT, OP_OBTAIN };
 
 struct op {
@@ -95,6 +105,7 @@ struct op {
   void (*on_timer)(op *o);
   uint64_t deadline;
   EVP_PKEY *key;
+  keygen *keygen; /* the key is being made */
   char *cert_pem;
   char *alt[MAX_ALTERNATES];
   size_t nalt, alt_i;
@@ -631,6 +642,11 @@ static void solver_cleanup(op *o) {
 }
 
 static void op_free(op *o) {
+  if (o->keygen) {
+    o->keygen->o = NULL;
+    uv_cancel((uv_req_t *)&o->keygen->work);
+    o->keygen = NULL;
+  }
   if (o->timer) {
     uv_timer_stop(o->timer);
     uv_close((uv_handle_t *)o->timer, on_timer_closed);
@@ -1039,8 +1055,52 @@ static void on_order_poll(op *o, req *r, const wh_acme_problem *p) {
   }
 }
 
+static void send_csr(op *o);
+
+static void keygen_work(uv_work_t *w) {
+  keygen *k = w->data;
+  k->key = wh_acme_key_generate(k->type);
+}
+
+static void keygen_done(uv_work_t *w, int status) {
+  keygen *k = w->data;
+  op *o = k->o;
+  if (!o) {
+    EVP_PKEY_free(k->key);
+    free(k);
+    return;
+  }
+  o->keygen = NULL;
+  o->key = status == 0 ? k->key : NULL;
+  if (status != 0)
+    EVP_PKEY_free(k->key);
+  free(k);
+  wh_acme_client *c = o->c;
+  enter(c);
+  send_csr(o);
+  leave(c);
+}
+
+/* The new certificate key first, off the loop; then the CSR. */
 static void finalize(op *o) {
-  o->key = wh_acme_key_generate(o->key_type);
+  keygen *k = calloc(1, sizeof(*k));
+  if (!k) {
+    failf(o, P_PROTOCOL, "out of memory");
+    return;
+  }
+  k->o = o;
+  k->type = o->key_type;
+  k->work.data = k;
+  o->keygen = k;
+  if (uv_queue_work(o->c->loop, &k->work, keygen_work, keygen_done) != 0) {
+    o->keygen = NULL;
+    free(k);
+    failf(o, P_PROTOCOL, "cannot make the %s key: no thread pool",
+          wh_acme_key_type_name(o->key_type));
+  }
+}
+
+static void send_csr(op *o) {
   unsigned char *der = NULL;
   size_t len = 0;
   if (!o->key || wh_acme_csr(o->key, (const char *const *)o->domains, o->n, &der, &len) != 0) {
@@ -1269,8 +1329,11 @@ static int load_ca(wh_acme_client *c, const wh_acme_client_opts *opts, char *err
     free(norm);
     if (rc != 0)
       return rc;
+    /* as Traefik: the option goes with caCertificates, the variable with
+     * LEGO_CA_CERTIFICATES */
     const char *sys = getenv("LEGO_CA_SYSTEM_CERT_POOL");
     const char *truthy[] = {"1", "t", "T", "TRUE", "true", "True"};
+    keep = false;
     for (size_t i = 0; sys && i < sizeof(truthy) / sizeof(truthy[0]); i++)
       keep = keep || strcmp(sys, truthy[i]) == 0;
   }

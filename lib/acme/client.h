@@ -11,7 +11,10 @@
  * through a caller-supplied solver, finalize with a fresh key's CSR, order
  * polling, certificate download (with preferredChain).
  *
- * Threading: one loop; every function and callback on the loop's thread. */
+ * Threading: one loop; every function and callback on the loop's thread.
+ * The only CPU-heavy step, making the certificate key (about a second for
+ * RSA 4096), runs on the loop's thread pool (uv_queue_work): the loop must
+ * keep running until a freed client's pending work has come back. */
 #ifndef WH_ACME_CLIENT_H
 #define WH_ACME_CLIENT_H
 
@@ -41,11 +44,13 @@ typedef struct wh_acme_problem {
 } wh_acme_problem;
 
 typedef struct wh_acme_client_opts {
-  /* caCertificates: PEM files trusted for the ACME server's HTTPS. When
-   * empty, LEGO_CA_CERTIFICATES (paths separated by ':' as lego and Traefik
-   * split it; ',' accepted too) is read. When either gives files, the system
-   * roots are dropped unless ca_system_cert_pool or LEGO_CA_SYSTEM_CERT_POOL
-   * (a Go boolean: 1 t T TRUE true True) says to keep them. */
+  /* caCertificates: PEM files trusted for the ACME server's HTTPS; the
+   * system roots are dropped unless ca_system_cert_pool (caSystemCertPool)
+   * keeps them. When empty, LEGO_CA_CERTIFICATES (paths separated by ':' as
+   * lego and Traefik split it; ',' accepted too) is read instead, with
+   * LEGO_CA_SYSTEM_CERT_POOL (a Go boolean: 1 t T TRUE true True) in the
+   * place of ca_system_cert_pool, as Traefik does. caServerName (TLS server
+   * name other than the URL's host) is not supported. */
   const char *const *ca_certificates;
   size_t n_ca_certificates;
   bool ca_system_cert_pool;
@@ -132,7 +137,8 @@ typedef void (*wh_acme_obtain_fn)(void *arg, wh_acme_certificate *cert,
                                   const wh_acme_problem *problem);
 
 /* The whole issuance of one certificate for domains[0..n) (the first is the
- * main domain and the CN; wildcards allowed), with a new key of key_type.
+ * main domain and the CN; wildcards allowed), with a new key of key_type
+ * (made on the thread pool).
  * Fetches the directory and registers the account first when needed.
  * Authorizations are solved one after the other; the solver struct is copied
  * (its strings and ctx must outlive the operation). done gets exactly one of

@@ -41,6 +41,7 @@ typedef struct dns_op {
   resolver *r;
   wh_acme_solver_handle *handle;
   char *fqdn;
+  char *domain, *token, *key_auth; /* for a present delayed by the sequence interval */
   char value[WH_DNS01_VALUE_SIZE];
   uv_timer_t timer;
   wh_dns01_check *check;
@@ -71,6 +72,9 @@ struct resolver {
   uv_timer_t pump_timer;
   uv_timer_t renew_timer;
   dns_op *dns_ops;
+  /* lego's Sequential(): no DNS-01 present of the running order before this
+   * loop time (set by each cleanup from the provider's sequence interval) */
+  uint64_t dns_not_before_ms;
 };
 
 struct wh_acme_manager {
@@ -234,6 +238,9 @@ static void dns_op_closed(uv_handle_t *h) {
   dns_op *op = h->data;
   wh_acme_manager *m = op->r->m;
   free(op->fqdn);
+  free(op->domain);
+  free(op->token);
+  free(op->key_auth);
   free(op);
   m->pending--;
   manager_free_if_done(m);
@@ -273,6 +280,20 @@ static bool checks_disabled(const wh_acme_dns_challenge *d) {
   return d->disable_propagation_check || (d->propagation && d->propagation->disable_checks);
 }
 
+/* Traefik applies its propagation options only when the section exists (the
+ * v2 delayBeforeCheck makes one); without it lego's defaults hold: every
+ * resolver and the authoritative nameservers must have the record. */
+static void check_opts(const wh_acme_dns_challenge *d, wh_dns01_check_opts *o) {
+  o->resolvers = (const char *const *)d->resolvers.v;
+  o->n_resolvers = d->resolvers.n;
+  if (d->propagation) {
+    o->require_all_resolvers = d->propagation->require_all_rns;
+    o->skip_authoritative = d->propagation->disable_ans_checks;
+  } else {
+    o->require_all_resolvers = d->delay_before_check <= 0;
+  }
+}
+
 static void dns_delay_done(uv_timer_t *t) {
   dns_op *op = t->data;
   const wh_acme_dns_challenge *d = op->r->cfg->dns_challenge;
@@ -281,10 +302,10 @@ static void dns_delay_done(uv_timer_t *t) {
     return;
   }
   wh_dns01_check_opts o = {0};
-  o.resolvers = (const char *const *)d->resolvers.v;
-  o.n_resolvers = d->resolvers.n;
-  o.require_all_resolvers = d->propagation && d->propagation->require_all_rns;
+  check_opts(d, &o);
   wh_dns01_timing(op->r->dns, &o.timeout_ms, &o.interval_ms);
+  wh_log_info("acme: resolver \"%s\": waiting for the DNS propagation of %s (up to %llu s)",
+              op->r->name, op->fqdn, (unsigned long long)(o.timeout_ms / 1000));
   op->check = wh_dns01_check_propagation(op->r->m->loop, op->fqdn, op->value, &o, dns_checked, op);
   if (!op->check)
     dns_op_finish(op, "DNS propagation check could not start");
@@ -307,6 +328,18 @@ static void dns_presented(void *arg, int status, const char *message) {
   uv_timer_start(&op->timer, dns_delay_done, delay > 0 ? (uint64_t)(delay / WH_MS) : 0, 0);
 }
 
+static void dns_start_present(dns_op *op) {
+  op->presenting = true;
+  if (wh_dns01_present(op->r->dns, op->domain, op->token, op->key_auth, dns_presented, op) != 0) {
+    op->presenting = false;
+    dns_op_finish(op, "DNS-01 challenge not started");
+  }
+}
+
+static void dns_sequence_done(uv_timer_t *t) {
+  dns_start_present(t->data);
+}
+
 static void solver_present(void *ctx, const char *type, const char *domain, const char *token,
                            const char *key_auth, wh_acme_solver_handle *handle) {
   resolver *r = ctx;
@@ -321,8 +354,14 @@ static void solver_present(void *ctx, const char *type, const char *domain, cons
     return;
   }
   dns_op *op = calloc(1, sizeof(*op));
-  if (!op || !r->dns || !(op->fqdn = wh_dns01_fqdn(domain))) {
-    free(op);
+  if (!op || !r->dns || !(op->fqdn = wh_dns01_fqdn(domain)) || !(op->domain = wh_strdup(domain)) ||
+      !(op->token = wh_strdup(token)) || !(op->key_auth = wh_strdup(key_auth))) {
+    if (op) {
+      free(op->fqdn);
+      free(op->domain);
+      free(op->token);
+      free(op);
+    }
     wh_acme_solver_done(handle, "DNS-01 challenge not started");
     return;
   }
@@ -333,11 +372,16 @@ static void solver_present(void *ctx, const char *type, const char *domain, cons
   op->timer.data = op;
   op->next = r->dns_ops;
   r->dns_ops = op;
-  op->presenting = true;
-  if (wh_dns01_present(r->dns, domain, token, key_auth, dns_presented, op) != 0) {
-    op->presenting = false;
-    dns_op_finish(op, "DNS-01 challenge not started");
+  uint64_t now = uv_now(r->m->loop);
+  if (r->dns_not_before_ms > now) {
+    uint64_t wait = r->dns_not_before_ms - now;
+    wh_log_info("acme: resolver \"%s\": DNS-01 for %s in %llu ms (the %s provider's sequence "
+                "interval)",
+                r->name, domain, (unsigned long long)wait, wh_dns01_name(r->dns));
+    uv_timer_start(&op->timer, dns_sequence_done, wait, 0);
+    return;
   }
+  dns_start_present(op);
 }
 
 static void dns_cleaned(void *arg, int status, const char *message) {
@@ -353,9 +397,15 @@ static void solver_cleanup(void *ctx, const char *type, const char *domain, cons
     wh_acme_chal_http_remove(token);
   else if (strcmp(type, "tls-alpn-01") == 0)
     wh_acme_chal_tls_remove(domain);
-  else if (r->dns && !r->m->closing &&
-           wh_dns01_cleanup(r->dns, domain, token, key_auth, dns_cleaned, r) != 0)
-    wh_log_warn("acme: resolver \"%s\": DNS-01 record for %s not removed", r->name, domain);
+  else if (r->dns && !r->m->closing) {
+    if (wh_dns01_cleanup(r->dns, domain, token, key_auth, dns_cleaned, r) != 0)
+      wh_log_warn("acme: resolver \"%s\": DNS-01 record for %s not removed", r->name, domain);
+    /* providers whose records of one name overwrite each other wait
+     * before the next challenge of the order, as lego does */
+    uint64_t seq = wh_dns01_sequence_interval(r->dns);
+    if (seq)
+      r->dns_not_before_ms = uv_now(r->m->loop) + seq;
+  }
 }
 
 /* ---- storage ---- */
@@ -524,6 +574,7 @@ static bool make_client(resolver *r) {
     o.eab_kid = c->eab->kid;
     o.eab_hmac = c->eab->hmac_encoded;
   }
+  o.ca_system_cert_pool = c->ca_system_cert_pool;
   o.preferred_chain = c->preferred_chain;
   char err[256];
   r->client = wh_acme_client_new(r->m->loop, c->ca_server, r->account_key, &o, err, sizeof(err));
@@ -595,6 +646,7 @@ static void pump(resolver *r) {
   free(names);
   j->active = true;
   r->current = j;
+  r->dns_not_before_ms = 0; /* the sequence interval is between one order's challenges */
   if (wh_acme_obtain(r->client, (const char *const *)j->names, j->n, r->key_type,
                      &(wh_acme_solver){r->types, r->ntypes, solver_present, solver_cleanup, r},
                      on_obtained, r) != 0) {

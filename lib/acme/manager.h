@@ -14,13 +14,17 @@
  * - Each resolver runs one order at a time (wh_acme_obtain) with a solver
  *   preferring TLS-ALPN-01, then HTTP-01, then DNS-01 among the configured
  *   challenges (lego's order), filling lib/acme/challenges.h or calling the
- *   DNS-01 provider. A new certificate is stored, saved and published at
- *   once; a failure backs off per domain set (lib/acme/renewal.h).
+ *   DNS-01 provider (then checking propagation with Traefik's propagation
+ *   options, and pausing between the challenges of one order for the
+ *   sequential providers rfc2136 and exec, as lego). A new certificate is
+ *   stored, saved and published at once; a failure backs off per domain set
+ *   (lib/acme/renewal.h).
  * - Renewal: a check at start and every interval of the resolver's
  *   certificatesDuration table; due certificates are ordered again.
  *
- * Threading: everything on the control loop; the RSA-4096 account key is
- * made on the loop's thread pool. */
+ * Threading: everything on the control loop; the RSA-4096 account key (here)
+ * and the certificate keys (in the client) are made on the loop's thread
+ * pool. */
 #ifndef WH_ACME_MANAGER_H
 #define WH_ACME_MANAGER_H
 

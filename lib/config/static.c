@@ -704,13 +704,23 @@ static const wh_schema http_challenge_schema =
 static const wh_schema tls_challenge_schema = {"tlsChallenge", sizeof(wh_acme_tls_challenge), NULL,
                                                0, NULL};
 
+static int propagation_validate(void *obj, const char *path, wh_errlist *errs) {
+  const wh_acme_propagation *p = obj;
+  if (p->delay_before_checks < 0) {
+    verr(errs, path, "delayBeforeChecks: must not be negative");
+    return WH_EINVAL;
+  }
+  return 0;
+}
+
 static const wh_field propagation_fields[] = {
     F(wh_acme_propagation, disable_checks, "disableChecks", WH_F_BOOL, NULL, NULL, 0),
+    F(wh_acme_propagation, disable_ans_checks, "disableANSChecks", WH_F_BOOL, NULL, NULL, 0),
     F(wh_acme_propagation, require_all_rns, "requireAllRNS", WH_F_BOOL, NULL, NULL, 0),
     F(wh_acme_propagation, delay_before_checks, "delayBeforeChecks", WH_F_DURATION, NULL, NULL, 0),
 };
 static const wh_schema propagation_schema =
-    SCHEMA("propagation", wh_acme_propagation, propagation_fields, NULL);
+    SCHEMA("propagation", wh_acme_propagation, propagation_fields, propagation_validate);
 
 static int dns_challenge_validate(void *obj, const char *path, wh_errlist *errs) {
   const wh_acme_dns_challenge *d = obj;
@@ -740,7 +750,7 @@ static const wh_field dns_challenge_fields[] = {
     F(wh_acme_dns_challenge, disable_propagation_check, "disablePropagationCheck", WH_F_BOOL, NULL,
       NULL, WH_FF_DEPRECATED),
     F(wh_acme_dns_challenge, propagation, "propagation", WH_F_STRUCT_PTR, &propagation_schema, NULL,
-      0),
+      WH_FF_ALLOW_EMPTY),
 };
 static const wh_schema dns_challenge_schema =
     SCHEMA("dnsChallenge", wh_acme_dns_challenge, dns_challenge_fields, dns_challenge_validate);
@@ -783,6 +793,7 @@ static const wh_field acme_fields[] = {
     F(wh_acme, ca_server, "caServer", WH_F_STRING, NULL,
       "https://acme-v02.api.letsencrypt.org/directory", 0),
     F(wh_acme, ca_certificates, "caCertificates", WH_F_STRLIST, NULL, NULL, 0),
+    F(wh_acme, ca_system_cert_pool, "caSystemCertPool", WH_F_BOOL, NULL, NULL, 0),
     F(wh_acme, preferred_chain, "preferredChain", WH_F_STRING, NULL, NULL, 0),
     F(wh_acme, storage, "storage", WH_F_STRING, NULL, "acme.json", 0),
     F(wh_acme, key_type, "keyType", WH_F_STRING, NULL, "RSA4096", 0),

@@ -219,9 +219,12 @@ typedef struct wh_acme_tls_challenge {
   int unused; /* empty struct: presence is what matters */
 } wh_acme_tls_challenge;
 
+/* v3.3+. Its presence matters: without it lego's defaults apply (every
+ * resolver and the authoritative nameservers must answer). */
 typedef struct wh_acme_propagation {
   bool disable_checks;             /* "disableChecks" */
-  bool require_all_rns;            /* "requireAllRNS" */
+  bool disable_ans_checks;         /* "disableANSChecks": no authoritative nameserver check */
+  bool require_all_rns;            /* "requireAllRNS": every resolver must answer */
   wh_duration delay_before_checks; /* "delayBeforeChecks" */
 } wh_acme_propagation;
 
@@ -229,8 +232,8 @@ typedef struct wh_acme_dns_challenge {
   char *provider;
   wh_duration delay_before_check; /* "delayBeforeCheck" (v2, deprecated) */
   wh_strlist resolvers;
-  bool disable_propagation_check; /* "disablePropagationCheck" (v2, deprecated) */
-  wh_acme_propagation *propagation;
+  bool disable_propagation_check;   /* "disablePropagationCheck" (v2, deprecated) */
+  wh_acme_propagation *propagation; /* (ALLOW_EMPTY) */
 } wh_acme_dns_challenge;
 
 typedef struct wh_acme_eab {
@@ -242,6 +245,7 @@ typedef struct wh_acme {
   char *email;
   char *ca_server;            /* "caServer" [https://acme-v02.api.letsencrypt.org/directory] */
   wh_strlist ca_certificates; /* "caCertificates" */
+  bool ca_system_cert_pool;   /* "caSystemCertPool": keep the system roots with caCertificates */
   char *preferred_chain;
   char *storage;                     /* [acme.json] */
   char *key_type;                    /* "keyType" [RSA4096] */

@@ -741,11 +741,74 @@ static void test_free_during_present(void **state) {
   EVP_PKEY_free(key);
 }
 
+typedef struct loop_gap {
+  uint64_t last_ns, max_ns;
+} loop_gap;
+
+static void on_tick(uv_timer_t *t) {
+  loop_gap *g = t->data;
+  uint64_t now = uv_hrtime();
+  if (g->last_ns && now - g->last_ns > g->max_ns)
+    g->max_ns = now - g->last_ns;
+  g->last_ns = now;
+}
+
+/* An RSA 4096 certificate key takes one to three seconds to make here: it is
+ * made on the thread pool while the loop keeps turning. A client freed while
+ * a key is being made leaves nothing behind once the work comes back. */
+static void test_certificate_key_off_the_loop(void **state) {
+  (void)state;
+  REQUIRE_PEBBLE();
+  EVP_PKEY *key = wh_acme_key_generate(WH_ACME_KEY_EC256);
+  wh_acme_client *c = new_client(key, NULL);
+  const char *types[] = {"http-01"};
+  solver_log log = {0};
+  wh_acme_solver solver = {
+      .types = types, .n_types = 1, .present = present, .cleanup = cleanup, .ctx = &log};
+  const char *domains[] = {"rsa.example.test"};
+  loop_gap g = {0};
+  uv_timer_t tick;
+  uv_timer_init(&E.loop, &tick);
+  tick.data = &g;
+  uv_timer_start(&tick, on_tick, 10, 10);
+  result r = {0};
+  assert_int_equal(wh_acme_obtain(c, domains, 1, WH_ACME_KEY_RSA4096, &solver, on_obtained, &r), 0);
+  run_until(&r.done);
+  uv_timer_stop(&tick);
+  if (r.ptype)
+    fail_msg("obtain: %s: %s", r.ptype, r.pdetail);
+  assert_non_null(strstr(r.key, "BEGIN RSA PRIVATE KEY"));
+  verify_certificate(&r, domains, 1);
+  print_message("longest loop turn during the issuance: %llu ms\n",
+                (unsigned long long)(g.max_ns / 1000000));
+  assert_true(g.max_ns / 1000000 < 700);
+  result_free(&r);
+
+  /* freed right after the last cleanup: finalize has queued the key */
+  const char *domains2[] = {"orphan.example.test"};
+  memset(&r, 0, sizeof(r));
+  int cleanups = log.cleanups;
+  assert_int_equal(wh_acme_obtain(c, domains2, 1, WH_ACME_KEY_RSA2048, &solver, on_obtained, &r),
+                   0);
+  for (int i = 0; i < 30000 && log.cleanups == cleanups; i++)
+    uv_run(&E.loop, UV_RUN_ONCE);
+  assert_int_equal(log.cleanups, cleanups + 1);
+  assert_true(E.loop.active_reqs.count > 0); /* the key's work */
+  wh_acme_client_free(c);
+  for (int i = 0; i < 3000 && E.loop.active_reqs.count > 0; i++)
+    uv_run(&E.loop, UV_RUN_ONCE);
+  assert_int_equal(E.loop.active_reqs.count, 0);
+  assert_false(r.done);
+  uv_close((uv_handle_t *)&tick, NULL);
+  forget_all();
+  EVP_PKEY_free(key);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_obtain_http01), cmocka_unit_test(test_obtain_dns01_wildcard),
       cmocka_unit_test(test_refused_order), cmocka_unit_test(test_free_during_present),
-      cmocka_unit_test(test_unreachable),
+      cmocka_unit_test(test_unreachable),   cmocka_unit_test(test_certificate_key_off_the_loop),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -669,6 +669,68 @@ static void test_acme_validation(void **state) {
   wh_static_free(c);
 }
 
+/* Traefik v3.3+'s propagation options and caSystemCertPool: names, defaults,
+ * an empty propagation section, and a negative delay refused. */
+static void test_acme_propagation_and_ca_options(void **state) {
+  (void)state;
+  const char *args[] = {
+      "--certificatesResolvers.le.acme.caCertificates=/etc/ca.pem",
+      "--certificatesResolvers.le.acme.caSystemCertPool=true",
+      "--certificatesResolvers.le.acme.dnsChallenge.provider=rfc2136",
+      "--certificatesResolvers.le.acme.dnsChallenge.propagation.disableANSChecks=true",
+      "--certificatesresolvers.le.acme.dnschallenge.propagation.requireallrns=true",
+      NULL};
+  wh_static_config *c = load_ok(args, NULL, NULL);
+  const wh_cert_resolver *r = wh_map_get(&c->certificates_resolvers, "le");
+  assert_true(r->acme->ca_system_cert_pool);
+  const wh_acme_propagation *p = r->acme->dns_challenge->propagation;
+  assert_non_null(p);
+  assert_true(p->disable_ans_checks);
+  assert_true(p->require_all_rns);
+  assert_false(p->disable_checks);
+  assert_int_equal(p->delay_before_checks, 0);
+  wh_static_free(c);
+
+  /* defaults: all off; no propagation section at all */
+  const char *none[] = {"--certificatesResolvers.le.acme.dnsChallenge.provider=exec", NULL};
+  c = load_ok(none, NULL, NULL);
+  r = wh_map_get(&c->certificates_resolvers, "le");
+  assert_false(r->acme->ca_system_cert_pool);
+  assert_null(r->acme->dns_challenge->propagation);
+  wh_static_free(c);
+
+  /* an empty section exists (Traefik's allowEmpty) with every check on */
+  const char *empty_flag[] = {"--certificatesResolvers.le.acme.dnsChallenge.provider=exec",
+                              "--certificatesResolvers.le.acme.dnsChallenge.propagation", NULL};
+  c = load_ok(empty_flag, NULL, NULL);
+  r = wh_map_get(&c->certificates_resolvers, "le");
+  p = r->acme->dns_challenge->propagation;
+  assert_non_null(p);
+  assert_false(p->disable_ans_checks);
+  assert_false(p->require_all_rns);
+  wh_static_free(c);
+
+  /* environment spelling */
+  const char *env[] = {
+      "TRAEFIK_CERTIFICATESRESOLVERS_LE_ACME_DNSCHALLENGE_PROVIDER=exec",
+      "TRAEFIK_CERTIFICATESRESOLVERS_LE_ACME_DNSCHALLENGE_PROPAGATION_DISABLEANSCHECKS="
+      "true",
+      "TRAEFIK_CERTIFICATESRESOLVERS_LE_ACME_CASYSTEMCERTPOOL=true", NULL};
+  c = load_ok(NULL, env, NULL);
+  r = wh_map_get(&c->certificates_resolvers, "le");
+  assert_true(r->acme->ca_system_cert_pool);
+  assert_true(r->acme->dns_challenge->propagation->disable_ans_checks);
+  wh_static_free(c);
+
+  const char *neg[] = {
+      "--certificatesResolvers.le.acme.dnsChallenge.provider=exec",
+      "--certificatesResolvers.le.acme.dnsChallenge.propagation.delayBeforeChecks=-5s", NULL};
+  load_fails(neg, NULL, "propagation: delayBeforeChecks: must not be negative");
+  const char *bad[] = {"--certificatesResolvers.le.acme.tlsChallenge",
+                       "--certificatesResolvers.le.acme.caSystemCertPool=maybe", NULL};
+  load_fails(bad, NULL, "caSystemCertPool");
+}
+
 static void test_entrypoint_cert_resolver_must_exist(void **state) {
   (void)state;
   const char *args[] = {"--entryPoints.web.address=:443",
@@ -860,6 +922,7 @@ int main(void) {
       cmocka_unit_test(test_log_level_and_format),
       cmocka_unit_test(test_access_log_validation),
       cmocka_unit_test(test_acme_validation),
+      cmocka_unit_test(test_acme_propagation_and_ca_options),
       cmocka_unit_test(test_entrypoint_cert_resolver_must_exist),
       cmocka_unit_test(test_docker_endpoint),
       cmocka_unit_test(test_docker_false_disables),
