@@ -18,6 +18,7 @@ import struct
 import ssl
 import stat
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -377,6 +378,87 @@ def test_tls_alpn01(acme_wharf, pebble):
     der_b = wait_served(w, "b.test", pebble.root)
     assert wait_served(w, "c.test", pebble.root) == der_b  # one certificate, two names
     w.wait_for_log(r'certificate obtained for domains "b\.test,c\.test"')
+
+
+def _acme_tls_hello_answered(port, sni):
+    """True when wharf completes an acme-tls/1 handshake for sni: a TLS-ALPN-01 challenge
+    for it is pending."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.set_alpn_protocols(["acme-tls/1"])
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=3) as s:
+            with ctx.wrap_socket(s, server_hostname=sni) as t:
+                return t.selected_alpn_protocol() == "acme-tls/1"
+    except (ssl.SSLError, OSError):
+        return False
+
+
+def test_tls_alpn01_stalled_validation_handshake_is_closed_fast(acme_wharf, pebble):
+    """HARDENING 45: a TLS-ALPN-01 validation handshake that stalls is closed within about
+    2 s (the ordinary handshake deadline is 10 s). To hold a challenge pending for as long as
+    the test needs, pebble's validator is sent to 127.0.0.2, where a listener accepts and
+    never answers."""
+    holder = socket.socket()
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    holder.bind(("127.0.0.2", pebble.websecure))
+    holder.listen(16)
+    held = []
+    holder.settimeout(0.2)
+    stop = [False]
+
+    def hold():
+        while not stop[0]:
+            try:
+                held.append(holder.accept()[0])
+            except OSError:
+                pass
+
+    th = threading.Thread(target=hold, daemon=True)
+    th.start()
+    mgmt = f"http://127.0.0.1:{pebble.chall}"
+    requests.post(mgmt + "/add-a", json={"host": "slow.test.", "addresses": ["127.0.0.2"]},
+                  timeout=5).raise_for_status()
+    try:
+        w = acme_wharf.start({"tlsChallenge": {}}, router("Host(`slow.test`)"))
+        port = w.ports["websecure"]
+        deadline = time.monotonic() + ISSUE_TIMEOUT
+        while not _acme_tls_hello_answered(port, "slow.test"):
+            assert time.monotonic() < deadline, w.log_tail(60)
+            time.sleep(0.1)
+        # a validator that sends its ClientHello and nothing more
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        ctx.set_alpn_protocols(["acme-tls/1"])
+        inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        obj = ctx.wrap_bio(inc, out, server_hostname="slow.test")
+        with pytest.raises(ssl.SSLWantReadError):
+            obj.do_handshake()
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+            s.sendall(out.read())
+            t0 = time.monotonic()
+            got = b""
+            try:
+                while True:
+                    b = s.recv(65536)
+                    if not b:
+                        break
+                    got += b
+            except ConnectionResetError:
+                pass
+            elapsed = time.monotonic() - t0
+        assert got, "wharf answered nothing to the validation ClientHello"
+        assert elapsed < 6.0, f"stalled validation handshake held {elapsed:.1f}s"
+        assert w.running()
+    finally:
+        stop[0] = True
+        requests.post(mgmt + "/clear-a", json={"host": "slow.test."}, timeout=5)
+        th.join(timeout=2)
+        for c in held:
+            c.close()
+        holder.close()
 
 
 EXEC_SCRIPT = """#!/usr/bin/env python3
