@@ -70,14 +70,22 @@ def get(env, host, target="/echo"):
 def test_dead_backend_trips_then_answers_503_fast(env):
     first = get(env, "dead.example")
     assert first.status == 502, first
-    # The first check runs with the first response: 1 error of 1 trips the breaker.
+    # The first check runs with the first response: 1 error of 1 trips the breaker. The
+    # exchange is counted when it ends, just after its response is written, so a client that
+    # is quicker than that (a loaded machine, the other worker) may see one more 502 first.
+    deadline = time.monotonic() + 10.0
+    r = get(env, "dead.example")
+    while r.status == 502 and time.monotonic() < deadline:
+        time.sleep(0.05)
+        r = get(env, "dead.example")
+    assert r.status == 503, r
     for _ in range(20):
         t0 = time.monotonic()
         r = get(env, "dead.example")
         elapsed = time.monotonic() - t0
         assert r.status == 503, r
         assert r.body == b"Service Unavailable"
-        assert elapsed < 1.0
+        assert elapsed < 5.0  # answered without a dial (a generous bound, not a timing)
 
 
 def test_open_breaker_does_not_call_the_backend(env):
