@@ -166,37 +166,6 @@ static void gw_nl(gw *w, int depth) {
     gw_put(w, "  ", 2);
 }
 
-/* Length of the valid UTF-8 sequence at s (n bytes available), 0 when it is
- * not one (overlong, surrogate, beyond U+10FFFF, truncated); *cp its value. */
-static size_t utf8_seq(const unsigned char *s, size_t n, uint32_t *cp) {
-  unsigned char c = s[0];
-  size_t len;
-  uint32_t v, min;
-  if (c < 0x80) {
-    *cp = c;
-    return 1;
-  } else if ((c & 0xe0) == 0xc0) {
-    len = 2, v = c & 0x1f, min = 0x80;
-  } else if ((c & 0xf0) == 0xe0) {
-    len = 3, v = c & 0x0f, min = 0x800;
-  } else if ((c & 0xf8) == 0xf0) {
-    len = 4, v = c & 0x07, min = 0x10000;
-  } else {
-    return 0;
-  }
-  if (n < len)
-    return 0;
-  for (size_t i = 1; i < len; i++) {
-    if ((s[i] & 0xc0) != 0x80)
-      return 0;
-    v = v << 6 | (s[i] & 0x3f);
-  }
-  if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-    return 0;
-  *cp = v;
-  return len;
-}
-
 /* Go escapes HTML-significant characters, U+2028/U+2029 and control
  * characters, and turns invalid UTF-8 into U+FFFD. */
 static void gw_string(gw *w, const char *str) {
@@ -207,7 +176,7 @@ static void gw_string(gw *w, const char *str) {
   size_t i = 0;
   while (i < n) {
     uint32_t cp;
-    size_t len = utf8_seq(s + i, n - i, &cp);
+    size_t len = wh_utf8_seq(s + i, n - i, &cp);
     if (len == 0) {
       gw_puts(w, "\\ufffd");
       i++;

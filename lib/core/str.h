@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* A growable NUL-terminated buffer. Zero-initialised is a valid empty buffer. */
 typedef struct wh_strbuf {
@@ -52,5 +53,10 @@ void wh_strv_free(char **v, size_t n);
  * Proxy-Authorization, Cookie, Set-Cookie; ASCII case-insensitive): the API
  * and the logs show such values as REDACTED, never as they are. */
 bool wh_header_is_credential(const char *name);
+
+/* Length of the valid UTF-8 sequence at s (n > 0 bytes available) and its
+ * code point in *cp; 0 when it is not one (overlong, surrogate, beyond
+ * U+10FFFF, truncated), where Go's encoders write U+FFFD. */
+size_t wh_utf8_seq(const unsigned char *s, size_t n, uint32_t *cp);
 
 #endif

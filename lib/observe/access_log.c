@@ -322,36 +322,6 @@ static void put_clf_str(wh_strbuf *out, const char *s, size_t n, bool quoted) {
     putc1(out, '"');
 }
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), 0 when invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n, uint32_t *cp) {
-  unsigned char c = s[0];
-  size_t len;
-  uint32_t v, min;
-  if (c < 0x80) {
-    *cp = c;
-    return 1;
-  } else if ((c & 0xe0) == 0xc0) {
-    len = 2, v = c & 0x1f, min = 0x80;
-  } else if ((c & 0xf0) == 0xe0) {
-    len = 3, v = c & 0x0f, min = 0x800;
-  } else if ((c & 0xf8) == 0xf0) {
-    len = 4, v = c & 0x07, min = 0x10000;
-  } else {
-    return 0;
-  }
-  if (n < len)
-    return 0;
-  for (size_t i = 1; i < len; i++) {
-    if ((s[i] & 0xc0) != 0x80)
-      return 0;
-    v = (v << 6) | (s[i] & 0x3f);
-  }
-  if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-    return 0;
-  *cp = v;
-  return len;
-}
-
 /* ASCII bytes Go's HTML-safe encoding/json writes as they are, DEL
  * included (the ranges skip '"' 0x22, '&' 0x26, '<' 0x3c, '>' 0x3e and '\\'
  * 0x5c); bytes >= 0x80 are checked as UTF-8 separately. */
@@ -402,7 +372,7 @@ static void put_json_chars(wh_strbuf *out, const char *s, size_t n) {
       continue;
     }
     uint32_t cp = c;
-    size_t len = c < 0x80 ? 1 : utf8_len(p + i, n - i, &cp);
+    size_t len = c < 0x80 ? 1 : wh_utf8_seq(p + i, n - i, &cp);
     if (len > 1 && cp != 0x2028 && cp != 0x2029) {
       i += len; /* valid UTF-8 stays in the run */
       continue;

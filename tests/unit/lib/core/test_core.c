@@ -85,6 +85,30 @@ static void test_split(void **state) {
   wh_strv_free(v, n);
 }
 
+static void test_utf8_and_credentials(void **state) {
+  (void)state;
+  uint32_t cp = 0;
+  assert_int_equal(wh_utf8_seq((const unsigned char *)"A", 1, &cp), 1);
+  assert_int_equal(cp, 'A');
+  assert_int_equal(wh_utf8_seq((const unsigned char *)"\xc3\xa9", 2, &cp), 2);
+  assert_int_equal(cp, 0xe9);
+  assert_int_equal(wh_utf8_seq((const unsigned char *)"\xe2\x80\xa8", 3, &cp), 3);
+  assert_int_equal(cp, 0x2028);
+  assert_int_equal(wh_utf8_seq((const unsigned char *)"\xf0\x9f\x98\x80", 4, &cp), 4);
+  assert_int_equal(cp, 0x1f600);
+  /* invalid: overlong, surrogate, beyond U+10FFFF, truncated, stray continuation */
+  assert_int_equal(wh_utf8_seq((const unsigned char *)"\xc0\xaf", 2, &cp), 0);
+  assert_int_equal(wh_utf8_seq((const unsigned char *)"\xed\xa0\x80", 3, &cp), 0);
+  assert_int_equal(wh_utf8_seq((const unsigned char *)"\xf4\x90\x80\x80", 4, &cp), 0);
+  assert_int_equal(wh_utf8_seq((const unsigned char *)"\xc3\xa9", 1, &cp), 0);
+  assert_int_equal(wh_utf8_seq((const unsigned char *)"\x80", 1, &cp), 0);
+  assert_true(wh_header_is_credential("authorization"));
+  assert_true(wh_header_is_credential("Set-Cookie"));
+  assert_true(wh_header_is_credential("PROXY-AUTHORIZATION"));
+  assert_false(wh_header_is_credential("X-Authorization-Hint"));
+  assert_false(wh_header_is_credential(NULL));
+}
+
 static void test_strbuf_errlist(void **state) {
   (void)state;
   wh_strbuf b = {0};
@@ -109,9 +133,13 @@ static void test_strbuf_errlist(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_duration_parse),  cmocka_unit_test(test_duration_bad),
-      cmocka_unit_test(test_duration_format), cmocka_unit_test(test_suggest),
-      cmocka_unit_test(test_split),           cmocka_unit_test(test_strbuf_errlist),
+      cmocka_unit_test(test_duration_parse),
+      cmocka_unit_test(test_duration_bad),
+      cmocka_unit_test(test_duration_format),
+      cmocka_unit_test(test_suggest),
+      cmocka_unit_test(test_split),
+      cmocka_unit_test(test_strbuf_errlist),
+      cmocka_unit_test(test_utf8_and_credentials),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
