@@ -490,7 +490,7 @@ def main():
     report = build_report(targets, elapsed, load, workdir, died)
     print(report)
     if RESULTS != "-":
-        write_section(RESULTS, report)
+        B.write_section(RESULTS, SECTION, report)
         log("wrote the observability section of %s" % RESULTS)
     bad = [t for t in live if t.kind == "wharf" and t.account and t.account["problems"]]
     return 1 if bad else 0
@@ -515,7 +515,7 @@ def build_report(targets, elapsed, load, workdir, died):
     out.append("- machine: %s" % B.machine())
     out.append("- versions: nginx %s, wrk %s, %s" % (
         B.version(["nginx", "-v"], r"nginx/(\S+)"), B.version(["wrk", "-v"], r"wrk (\S+)"),
-        wharf_version()))
+        B.wharf_version(WHARF_BIN)))
     out.append("- wharf + log: `accessLog: {filePath: <workdir>/access-<format>.log, format: "
                "common|json, bufferingSize: %d}` and `metrics: {prometheus: {}}` (/metrics on "
                "the traefik entry point); nginx + log: `access_log <workdir>/nginx-access.log "
@@ -625,39 +625,6 @@ def build_report(targets, elapsed, load, workdir, died):
     out.append("Work directory of this run (configs, access logs, server output): `%s`." % workdir)
     out.append("")
     return "\n".join(out)
-
-
-def wharf_version():
-    saved = B.WHARF_BIN
-    B.WHARF_BIN = WHARF_BIN
-    try:
-        return B.wharf_version()
-    finally:
-        B.WHARF_BIN = saved
-
-
-def write_section(results, report):
-    """Replaces the "## Observability (bench/observe.py)" section of results (up to the next
-    level-2 heading) with report, or appends it; the rest of the file stays as it is."""
-    try:
-        with open(results) as f:
-            text = f.read()
-    except FileNotFoundError:
-        text = ""
-    lines = text.splitlines(keepends=True)
-    start = next((i for i, l in enumerate(lines) if l.rstrip("\n") == SECTION), None)
-    section = report.rstrip("\n") + "\n"
-    if start is None:
-        if text and not text.endswith("\n"):
-            text += "\n"
-        text += ("\n" if text else "") + section
-    else:
-        end = next((i for i in range(start + 1, len(lines))
-                    if lines[i].startswith("## ")), len(lines))
-        tail = "".join(lines[end:])
-        text = "".join(lines[:start]) + section + ("\n" + tail if tail else "")
-    with open(results, "w") as f:
-        f.write(text)
 
 
 if __name__ == "__main__":

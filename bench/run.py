@@ -755,11 +755,39 @@ def build_report(by_name, main_targets, route_targets, idle, elapsed, load, work
     return "\n".join(out)
 
 
-def wharf_version():
-    if not os.access(WHARF_BIN, os.X_OK):
+def write_section(results, heading, report):
+    """Replaces the section of results that starts with the line heading (up to the next
+    level-2 heading) with report, or appends it; the rest of the file stays as it is. The
+    scripts that measure one more thing (tls.py, observe.py) each keep their own section."""
+    try:
+        with open(results) as f:
+            text = f.read()
+    except FileNotFoundError:
+        text = ""
+    lines = text.splitlines(keepends=True)
+    start = next((i for i, l in enumerate(lines) if l.rstrip("\n") == heading), None)
+    section = report.rstrip("\n") + "\n"
+    if start is None:
+        if text and not text.endswith("\n"):
+            text += "\n"
+        text += ("\n" if text else "") + section
+    else:
+        end = next((i for i in range(start + 1, len(lines))
+                    if lines[i].startswith("## ")), len(lines))
+        tail = "".join(lines[end:])
+        text = "".join(lines[:start]) + section + ("\n" + tail if tail else "")
+    with open(results, "w") as f:
+        f.write(text)
+
+
+
+def wharf_version(binary=None):
+    """The version line of binary (default WHARF_BIN) and the tree it was built from."""
+    binary = binary or WHARF_BIN
+    if not os.access(binary, os.X_OK):
         return "wharf (not built)"
     try:
-        out = subprocess.run([WHARF_BIN, "version"], capture_output=True, text=True, timeout=10)
+        out = subprocess.run([binary, "version"], capture_output=True, text=True, timeout=10)
         first = (out.stdout or out.stderr).strip().splitlines()
         text = " ".join(first[:2]) if first else "?"
         rev = subprocess.run(["git", "-C", ROOT, "describe", "--always", "--dirty"],

@@ -472,7 +472,7 @@ def main():
     report = build_report(term, pt, elapsed, load, workdir, died)
     print(report)
     if RESULTS != "-":
-        write_section(RESULTS, report)
+        B.write_section(RESULTS, SECTION, report)
         log("wrote the TLS section of %s" % RESULTS)
     return 0
 
@@ -499,7 +499,7 @@ def build_report(term, pt, elapsed, load, workdir, died):
     out.append("- versions: nginx %s, HAProxy %s, wrk %s, %s, %s" % (
         B.version(["nginx", "-v"], r"nginx/(\S+)"), B.version(["haproxy", "-v"], r"version (\S+)"),
         B.version(["wrk", "-v"], r"wrk (\S+)"),
-        B.version(["openssl", "version"], r"(OpenSSL \S+)"), wharf_version()))
+        B.version(["openssl", "version"], r"(OpenSSL \S+)"), B.wharf_version(WHARF_BIN)))
     out.append("- certificate: ECDSA P-256, self-signed, CN and SAN %s (all servers)" % SNI)
     for t in [x for pair in term.values() for x in pair] + pt:
         if not t.ok:
@@ -589,39 +589,6 @@ def build_report(term, pt, elapsed, load, workdir, died):
     out.append("Work directory of this run (configs, certificate, server output): `%s`." % workdir)
     out.append("")
     return "\n".join(out)
-
-
-def wharf_version():
-    saved = B.WHARF_BIN
-    B.WHARF_BIN = WHARF_BIN
-    try:
-        return B.wharf_version()
-    finally:
-        B.WHARF_BIN = saved
-
-
-def write_section(results, report):
-    """Replaces the "## TLS (bench/tls.py)" section of results (up to the next level-2
-    heading) with report, or appends it; the rest of the file stays as it is."""
-    try:
-        with open(results) as f:
-            text = f.read()
-    except FileNotFoundError:
-        text = ""
-    lines = text.splitlines(keepends=True)
-    start = next((i for i, l in enumerate(lines) if l.rstrip("\n") == SECTION), None)
-    section = report.rstrip("\n") + "\n"
-    if start is None:
-        if text and not text.endswith("\n"):
-            text += "\n"
-        text += ("\n" if text else "") + section
-    else:
-        end = next((i for i in range(start + 1, len(lines))
-                    if lines[i].startswith("## ")), len(lines))
-        tail = "".join(lines[end:])
-        text = "".join(lines[:start]) + section + ("\n" + tail if tail else "")
-    with open(results, "w") as f:
-        f.write(text)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 #include "lib/acme/dns01_provider.h"
 #include "lib/acme/jws.h"
 #include "lib/core/err.h"
