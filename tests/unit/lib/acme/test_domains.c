@@ -11,48 +11,13 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/support/config_fixture.h"
+
 #include "lib/acme/domains.h"
 #include "lib/config/load.h"
 #include "lib/config/runtime.h"
 #include "lib/core/err.h"
 #include "middleware/registry.h"
-
-static wh_static_config *stat_from(const char *yaml) {
-  char path[] = "/tmp/wh_acme_domains_XXXXXX";
-  int fd = mkstemp(path);
-  assert_true(fd >= 0);
-  assert_int_equal(write(fd, yaml, strlen(yaml)), (ssize_t)strlen(yaml));
-  close(fd);
-  char *arg = NULL;
-  assert_true(asprintf(&arg, "--configFile=%s", path) > 0);
-  char *argv[] = {arg};
-  char *envp[] = {NULL};
-  wh_errlist errs;
-  wh_errlist_init(&errs);
-  wh_static_config *s = wh_static_load(1, argv, envp, &errs, NULL);
-  for (size_t i = 0; i < errs.n; i++)
-    fprintf(stderr, "static: %s\n", errs.items[i]);
-  assert_non_null(s);
-  wh_errlist_free(&errs);
-  free(arg);
-  unlink(path);
-  return s;
-}
-
-static wh_dyn_config *dyn_from(const char *yaml) {
-  wh_errlist errs;
-  wh_errlist_init(&errs);
-  wh_node *root = wh_yaml_parse(yaml, strlen(yaml), "test", &errs);
-  assert_non_null(root);
-  wh_dyn_config *c = wh_dyn_config_decode(root, "test", &errs);
-  for (size_t i = 0; i < errs.n; i++)
-    fprintf(stderr, "dynamic: %s\n", errs.items[i]);
-  assert_non_null(c);
-  assert_int_equal(errs.n, 0);
-  wh_node_free(root);
-  wh_errlist_free(&errs);
-  return c;
-}
 
 static const char *STATIC =
     "entryPoints:\n"

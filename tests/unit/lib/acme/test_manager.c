@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/support/config_fixture.h"
+
 #include <openssl/pem.h>
 
 #include "lib/acme/keys.h"
@@ -99,7 +101,8 @@ static void fake_emit(void *ctx, const char *provider, wh_dyn_config *cfg,
   e->last = cfg;
 }
 
-static wh_static_config *stat_from(const char *yaml) {
+/* written into the test directory and kept there (storage paths are next to it) */
+static wh_static_config *stat_in_dir(const char *yaml) {
   char path[128];
   snprintf(path, sizeof(path), "%s/static.yml", dir);
   FILE *f = fopen(path, "w");
@@ -163,7 +166,7 @@ static const char *STATIC_FMT =
 
 static wh_static_config *stat_with_storage(const char *storage) {
   char *y = wh_asprintf(STATIC_FMT, storage);
-  wh_static_config *s = stat_from(y);
+  wh_static_config *s = stat_in_dir(y);
   free(y);
   return s;
 }
@@ -238,19 +241,6 @@ static void test_corrupt_storage_left_alone(void **state) {
   wh_dyn_config_free(e.last);
   wh_static_free(stat);
   unlink(path);
-}
-
-static wh_dyn_config *dyn_from(const char *yaml) {
-  wh_errlist errs;
-  wh_errlist_init(&errs);
-  wh_node *root = wh_yaml_parse(yaml, strlen(yaml), "test", &errs);
-  assert_non_null(root);
-  wh_dyn_config *c = wh_dyn_config_decode(root, "test", &errs);
-  assert_non_null(c);
-  assert_int_equal(errs.n, 0);
-  wh_node_free(root);
-  wh_errlist_free(&errs);
-  return c;
 }
 
 /* Names the served certificates cover are not ordered; the others are, once
