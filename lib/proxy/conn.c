@@ -865,9 +865,7 @@ static void obs_emit(wh_conn *c) {
       .origin_duration_ns = c->obs_up_t0 ? (c->obs_up_t1 ? c->obs_up_t1 : now) - c->obs_up_t0 : 0,
       .entrypoint = c->ep->name,
       .peer = (const struct sockaddr *)&c->peer,
-      .fwd_trusted =
-          c->ep->insecure ||
-          (c->ep->trusted && wh_ipset_contains(c->ep->trusted, (struct sockaddr *)&c->peer)),
+      .fwd_trusted = c->obs_trusted, /* decided once, at dispatch */
       .username = c->obs_user,
       .method = llhttp_method_name((llhttp_method_t)c->parser.method),
       .target = target,
@@ -1628,6 +1626,7 @@ static void dispatch(wh_conn *c, llhttp_t *p) {
     clock_gettime(CLOCK_REALTIME, &ts);
     c->obs_unix = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
     c->obs_t0 = uv_hrtime();
+    c->obs_trusted = x.fwd_trusted;
     if (!c->obs_resp_hdrs && wh_observe_wants_resp_headers(wh_observe_global())) {
       c->obs_resp_hdrs = calloc(1, sizeof(*c->obs_resp_hdrs));
       if (c->obs_resp_hdrs)

@@ -195,6 +195,7 @@ typedef struct wh_conn {
   bool obs_sse;              /* the response is text/event-stream */
   char obs_grpc[4];          /* the response head's Grpc-Status ("" when none) */
   bool obs_counted;          /* the open-connections gauge counted this one */
+  bool obs_trusted;          /* the dispatch's forwardedHeaders trust decision */
   wh_headers *obs_resp_hdrs; /* the response head, when the access log keeps some; owned */
   /* tokens of TCP middlewares that count connections (inFlightConn) */
   void *mw_holds[WH_CONN_MAX_HOLDS];
