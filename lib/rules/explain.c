@@ -57,31 +57,14 @@ static char *take(ectx *c, wh_strbuf *b) {
   return s;
 }
 
-/* ---- evaluation (must stay equivalent to match_http.c / match_tcp.c) ---- */
+/* ---- evaluation ---- */
 
-static bool leaf_match(const ectx *c, const wh_rules_node *n) {
+/* Whether the subtree n matches, answered by the data plane's own matcher
+ * run on that subtree (a wh_rule whose root is n), so that an explanation can
+ * never disagree with the routing it explains. */
+static bool eval(const ectx *c, const wh_rules_node *n) {
   wh_rule one = {.root = (wh_rules_node *)n, .proto = c->r->proto, .syntax = c->r->syntax};
   return c->hreq ? wh_rule_match_http(&one, c->hreq) : wh_rule_match_tcp(&one, c->tconn);
-}
-
-static bool eval(const ectx *c, const wh_rules_node *n) {
-  switch (n->kind) {
-  case WH_RN_NOT:
-    return !eval(c, n->kids[0]);
-  case WH_RN_AND:
-    for (size_t i = 0; i < n->nkids; i++)
-      if (!eval(c, n->kids[i]))
-        return false;
-    return true;
-  case WH_RN_OR:
-    for (size_t i = 0; i < n->nkids; i++)
-      if (eval(c, n->kids[i]))
-        return true;
-    return false;
-  case WH_RN_LEAF:
-    break;
-  }
-  return leaf_match(c, n);
 }
 
 /* ---- quoting the rule ---- */
