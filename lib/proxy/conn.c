@@ -17,8 +17,10 @@
 #include "lib/net/proxy_protocol.h"
 #include "lib/observe/observe.h"
 #include "lib/proxy/upstream.h"
+#include "lib/router/backend_tls.h"
 #include "lib/router/route_table.h"
 #include "lib/tls/acme_alpn.h"
+#include "lib/tls/client.h"
 #include "lib/tls/client_hello.h"
 #include "lib/tls/server.h"
 #include "lib/tls/tls_stream.h"
@@ -768,6 +770,9 @@ static void conn_reset_exchange(wh_conn *c) {
   c->set_cookie = NULL;
   c->lb = NULL;
   c->server = NULL;
+  c->up_tls = NULL;
+  free(c->up_key);
+  c->up_key = NULL;
   c->in_msg = c->req_done = c->resp_done = c->head_sent = c->local = c->head_pending = false;
   c->is_head = c->req_chunked = c->req_body = c->upgrade_ws = c->upgrade_other = false;
   c->body_sent = c->retried = false;
@@ -2145,15 +2150,7 @@ static void proxy_start(wh_conn *c, const wh_rt_elem *router, wh_mw_exchange *x,
     send_status(c, 503);
     return;
   }
-  if (c->server->scheme && strcmp(c->server->scheme, "https") == 0) {
-    static _Atomic bool logged;
-    if (!atomic_exchange(&logged, true))
-      wh_log_warn("service \"%s\": https backends are not supported by this build yet; "
-                  "answering 502",
-                  router->service_ref);
-    send_status(c, 502);
-    return;
-  }
+  c->up_tls = wh_backend_tls_http(c->snap->backend_tls, router->service_ref);
   /* forwarding settings: the service's serversTransport, else the static one */
   const wh_servers_transport *st = transport_of(c->snap, svc, lbc);
   const wh_static_servers_transport *sst = c->snap->stat->servers_transport;
@@ -2258,13 +2255,51 @@ static void put_escaped_path(wh_strbuf *o, const char *path) {
   put_pct(o, path, strlen(path), "-._~!$&'()*+,;=:@/%");
 }
 
+static bool server_is_https(const wh_lb_server *s) {
+  return s->scheme && strcmp(s->scheme, "https") == 0;
+}
+
+/* The pool key of c->server: "host:port", or for an https server the
+ * transport's id before it, so that connections made with different TLS
+ * settings (another serverName, client certificate or trust) are never
+ * shared. NULL when an https server has no usable transport. */
+static const char *server_key(wh_conn *c) {
+  if (!server_is_https(c->server))
+    return c->server->hostport;
+  free(c->up_key);
+  c->up_key =
+      c->up_tls ? wh_asprintf("%s@%s", wh_tls_client_id(c->up_tls), c->server->hostport) : NULL;
+  return c->up_key;
+}
+
+static wh_upstream *connect_server(wh_conn *c, const char *key) {
+  wh_upstream_target t = {
+      .key = key,
+      .host = c->server->host,
+      .port = c->server->port,
+      .tls = server_is_https(c->server) ? c->up_tls : NULL,
+      .label = c->server->url,
+  };
+  return wh_upstream_connect(c->w, c, &t);
+}
+
+void wh_conn_up_deadline(wh_conn *c, uint64_t ms) {
+  c->up_deadline = wh_worker_now(c->w) + ms;
+}
+
 /* Sends the head in c->up_head to c->server: on a pooled connection, else
  * on a new one (wh_conn_up_connected sends it). */
 static void dial_server(wh_conn *c) {
   wh_worker *w = c->w;
   if (c->obs_t0 && !c->obs_up_t0)
     c->obs_up_t0 = uv_hrtime();
-  wh_upstream *u = wh_upstream_from_pool(w, c->server->hostport);
+  const char *key = server_key(c);
+  if (!key) {
+    wh_log_warn("backend %s: no TLS transport for it (see the service's errors)", c->server->url);
+    wh_conn_up_failed(c, 502, false);
+    return;
+  }
+  wh_upstream *u = wh_upstream_from_pool(w, key);
   if (u) {
     wh_upstream_begin(u, c, c->is_head);
     /* the head, and the body bytes held meanwhile (buffering, a delay) */
@@ -2285,7 +2320,7 @@ static void dial_server(wh_conn *c) {
   }
   c->up_kind = WH_UP_DIAL;
   c->up_deadline = c->dial_ms ? wh_worker_now(w) + c->dial_ms : 0;
-  if (!wh_upstream_connect(w, c, c->server->hostport, c->server->host, c->server->port)) {
+  if (!connect_server(c, key)) {
     c->up_kind = WH_UP_NONE;
     c->up_deadline = 0;
     send_status(c, 500);
@@ -2435,7 +2470,8 @@ void wh_conn_up_failed(wh_conn *c, int status, bool before_any_byte) {
     c->retried = true;
     c->up_kind = WH_UP_DIAL;
     c->up_deadline = c->dial_ms ? wh_worker_now(c->w) + c->dial_ms : 0;
-    if (wh_upstream_connect(c->w, c, c->server->hostport, c->server->host, c->server->port))
+    const char *key = server_key(c);
+    if (key && connect_server(c, key))
       return;
   }
   if (c->lb && c->server && (status == 502 || status == 504) && !c->errp_active)
@@ -2498,6 +2534,7 @@ static bool errors_fetch(wh_conn *c) {
     return false;
   c->lb = lb;
   c->server = srv;
+  c->up_tls = wh_backend_tls_http(c->snap->backend_tls, c->errp_service);
   free(c->set_cookie);
   c->set_cookie = NULL;
   c->retry_left = 0;

@@ -114,9 +114,11 @@ typedef struct wh_conn {
   char *set_cookie; /* sticky Set-Cookie for the response, owned */
   wh_lb *lb;
   const wh_lb_server *server;
-  wh_strbuf up_head;          /* upstream request head, kept for one retry */
-  int status;                 /* of the response sent (for the end callbacks) */
-  struct wh_resp_edit *edits; /* middlewares' response edits, outermost last; owned */
+  const struct wh_tls_client *up_tls; /* the service's TLS client for https servers (snap's) */
+  char *up_key;                       /* pool key of an https server, owned */
+  wh_strbuf up_head;                  /* upstream request head, kept for one retry */
+  int status;                         /* of the response sent (for the end callbacks) */
+  struct wh_resp_edit *edits;         /* middlewares' response edits, outermost last; owned */
   size_t nedits;
   struct wh_parked *parked;   /* a delayed request waiting for its timer; owned */
   struct wh_pending *pending; /* an exchange a middleware suspended (it frees it) */
@@ -219,6 +221,8 @@ void wh_conn_free_spares(wh_worker *w);
 
 /* ---- called by upstream.c / tunnel.c ---- */
 void wh_conn_up_connected(wh_conn *c);
+/* The upstream deadline becomes now + ms (a TLS handshake after the connect). */
+void wh_conn_up_deadline(wh_conn *c, uint64_t ms);
 /* The upstream failed before a response head was relayed: answers status,
  * or retries when allowed. After the head: aborts the client. */
 void wh_conn_up_failed(wh_conn *c, int status, bool before_any_byte);

@@ -5,6 +5,7 @@
  * the handshake is done and tunnels the plaintext; a plaintext connection
  * can only be taken by routers without TLS (HostSNI(`*`), ClientIP). */
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,8 +15,10 @@
 #include "lib/net/proxy_protocol.h"
 #include "lib/proxy/conn.h"
 #include "lib/proxy/upstream.h"
+#include "lib/router/backend_tls.h"
 #include "lib/router/route_table.h"
 #include "lib/router/snapshot.h"
+#include "lib/tls/client.h"
 #include "lib/tls/client_hello.h"
 
 #define TCP_DIAL_MS 30000 /* serversTransport dialTimeout's default */
@@ -180,34 +183,55 @@ void wh_tcp_dial(wh_conn *c) {
   /* The HTTP deadlines end here; the tunnel's idle timeout takes over. */
   c->rd_kind = WH_RD_NONE;
   c->rd_deadline = 0;
+  /* A PROXY protocol header goes first, in the clear even when the backend
+   * speaks TLS (the header describes the TCP connection, as HAProxy reads it). */
+  uint8_t pp[128];
+  int pplen = 0;
+  if (lb->proxy_protocol && lb->proxy_protocol->version) {
+    struct sockaddr_storage local;
+    int alen = sizeof(local);
+    pplen = -1;
+    if (uv_tcp_getsockname(&c->tcp, (struct sockaddr *)&local, &alen) == 0)
+      pplen = wh_pp_write((int)lb->proxy_protocol->version, (const struct sockaddr *)&c->peer,
+                          (const struct sockaddr *)&local, pp, sizeof(pp));
+    if (pplen < 0) {
+      wh_conn_destroy(c);
+      return;
+    }
+  }
+  const wh_tls_client *tc = NULL;
+  char key[300];
+  if (srv->tls) {
+    tc = wh_backend_tls_tcp(snap->backend_tls, owner->name);
+    if (!tc) {
+      wh_log_warn("TCP router %s: no TLS transport for server %s (see the service's errors)",
+                  el->name, srv->address);
+      wh_conn_destroy(c);
+      return;
+    }
+    snprintf(key, sizeof(key), "%s@%s", wh_tls_client_id(tc), srv->address);
+  }
+  char label[300];
+  snprintf(label, sizeof(label), "%s%s", srv->tls ? "tls://" : "", srv->address);
+  wh_upstream_target t = {
+      .key = srv->tls ? key : srv->address,
+      .host = host,
+      .port = port,
+      .tls = tc,
+      .label = label,
+      .preface = pplen > 0 ? pp : NULL,
+      .preface_len = pplen > 0 ? (size_t)pplen : 0,
+  };
   c->up_kind = WH_UP_DIAL;
   c->up_deadline = wh_worker_now(c->w) + TCP_DIAL_MS;
-  if (!wh_upstream_connect(c->w, c, srv->address, host, port))
+  if (!wh_upstream_connect(c->w, c, &t))
     wh_conn_destroy(c);
 }
 
 int wh_tcp_connected(wh_conn *c) {
-  /* the service dialled: a weighted pick is not made twice */
-  const wh_tcp_lb_service *lb = c->tcp_lb;
-  uv_buf_t b[2];
-  unsigned n = 0;
-  uint8_t pp[128];
-  if (lb && lb->proxy_protocol && lb->proxy_protocol->version) {
-    struct sockaddr_storage local;
-    int alen = sizeof(local);
-    int len = -1;
-    if (uv_tcp_getsockname(&c->tcp, (struct sockaddr *)&local, &alen) == 0)
-      len = wh_pp_write((int)lb->proxy_protocol->version, (const struct sockaddr *)&c->peer,
-                        (const struct sockaddr *)&local, pp, sizeof(pp));
-    if (len < 0) {
-      wh_conn_destroy(c);
-      return -1;
-    }
-    b[n++] = uv_buf_init((char *)pp, (unsigned)len);
-  }
-  if (c->pend.len)
-    b[n++] = uv_buf_init(c->pend.data, (unsigned)c->pend.len);
-  int rc = n ? wh_upstream_write(c->up, b, n) : 0;
+  /* the PROXY header, if any, went first (wh_tcp_dial's preface) */
+  uv_buf_t b = uv_buf_init(c->pend.data, (unsigned)c->pend.len);
+  int rc = c->pend.len ? wh_upstream_write(c->up, &b, 1) : 0;
   c->pend.len = 0;
   wh_snapshot_unref(c->tcp_snap);
   c->tcp_snap = NULL;

@@ -65,6 +65,7 @@ void wh_tunnel_on_client_eof(wh_conn *c) {
     return;
   }
   wh_upstream *u = c->up;
+  wh_upstream_close_notify(u); /* a TLS backend reads the end of the stream first */
   u->sreq.data = u;
   if (uv_shutdown(&u->sreq, (uv_stream_t *)&u->tcp, on_half_closed) < 0)
     wh_conn_destroy(c);

@@ -8,6 +8,11 @@
 #include "lib/core/err.h"
 #include "lib/core/log.h"
 #include "lib/core/str.h"
+#include "lib/tls/client.h"
+#include "lib/tls/tls_stream.h"
+
+/* Go's http.Transport TLSHandshakeTimeout, which Traefik keeps. */
+#define TLS_HANDSHAKE_MS 10000
 
 static wh_upstream *of_parser(llhttp_t *p) {
   return p->data;
@@ -114,6 +119,12 @@ static const llhttp_settings_t *settings(void) {
 
 static void free_upstream(wh_upstream *u) {
   u->w->nupstreams--;
+  if (u->tls) {
+    wh_tls_stream_free(u->tls);
+    free(u->tls);
+  }
+  free(u->label);
+  free(u->preface);
   wh_head_free(&u->head);
   wh_headers_free(&u->hdrs);
   free(u->key);
@@ -124,9 +135,25 @@ static void on_closed(uv_handle_t *h) {
   free_upstream(h->data);
 }
 
+/* Best effort: a backend that sees close_notify knows the close was clean. */
+void wh_upstream_close_notify(wh_upstream *u) {
+  if (!u->tls || !u->tls->established || !u->tcp_inited)
+    return;
+  wh_tls_stream_shutdown(u->tls);
+  const char *data;
+  size_t n = wh_tls_stream_output(u->tls, &data);
+  if (n && u->tcp.write_queue_size == 0) {
+    uv_buf_t b = uv_buf_init((char *)data, (unsigned)n);
+    (void)uv_try_write((uv_stream_t *)&u->tcp, &b, 1);
+  }
+  wh_tls_stream_consumed(u->tls);
+}
+
 void wh_upstream_close(wh_upstream *u) {
   if (u->state == WH_US_CLOSED)
     return;
+  if (u->state == WH_US_ACTIVE || u->state == WH_US_IDLE)
+    wh_upstream_close_notify(u);
   wh_pool_remove(&u->w->pool, &u->pe);
   u->state = WH_US_CLOSED;
   u->c = NULL;
@@ -161,9 +188,9 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
 
 void wh_upstream_update_reading(wh_upstream *u) {
-  if (u->state != WH_US_ACTIVE && u->state != WH_US_IDLE)
+  if (u->state != WH_US_ACTIVE && u->state != WH_US_IDLE && u->state != WH_US_HANDSHAKE)
     return;
-  bool want = u->state == WH_US_IDLE || (!u->bp_paused && !(u->c && u->c->tunnel_eof_up));
+  bool want = u->state != WH_US_ACTIVE || (!u->bp_paused && !(u->c && u->c->tunnel_eof_up));
   if (want && !u->reading) {
     if (uv_read_start((uv_stream_t *)&u->tcp, on_alloc, on_read) == 0)
       u->reading = true;
@@ -181,10 +208,8 @@ static void response_error(wh_upstream *u, bool before_any_byte) {
     wh_conn_up_failed(c, status, before_any_byte);
 }
 
-static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
-  wh_upstream *u = st->data;
-  if (nread == 0 || u->state == WH_US_CLOSED)
-    return;
+/* Plaintext from the backend (or its end: nread < 0), in order. */
+static void on_plain(wh_upstream *u, ssize_t nread, char *base) {
   if (u->state == WH_US_IDLE) {
     /* A pooled connection must stay silent: EOF, an error or stray bytes
      * all mean it cannot carry another request. */
@@ -202,7 +227,7 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
     else if (nread < 0)
       wh_conn_destroy(c);
     else
-      wh_tunnel_on_up_data(c, buf->base, (size_t)nread);
+      wh_tunnel_on_up_data(c, base, (size_t)nread);
     return;
   }
   if (nread < 0) {
@@ -219,8 +244,8 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
     return;
   }
   u->got_byte = true;
-  u->head.exec_end = buf->base + nread;
-  llhttp_errno_t e = llhttp_execute(&u->parser, buf->base, (size_t)nread);
+  u->head.exec_end = base + nread;
+  llhttp_errno_t e = llhttp_execute(&u->parser, base, (size_t)nread);
   if (u->state == WH_US_CLOSED || u->c != c)
     return; /* the exchange was torn down from a callback */
   if (e == HPE_OK) {
@@ -228,7 +253,7 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
     return;
   }
   const char *pos = llhttp_get_error_pos(&u->parser);
-  size_t rest = pos ? (size_t)(buf->base + nread - pos) : 0;
+  size_t rest = pos ? (size_t)(base + nread - pos) : 0;
   if (e == HPE_PAUSED && u->msg_done) {
     if (rest)
       u->no_reuse = true; /* bytes beyond the response: never reuse */
@@ -241,6 +266,121 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
     return;
   }
   response_error(u, false);
+}
+
+/* ---- TLS ---- */
+
+static void up_write_done(void *owner, int status);
+
+/* Sends what the session produced (handshake, records, alerts). */
+static int tls_flush(wh_upstream *u) {
+  const char *data;
+  size_t n = wh_tls_stream_output(u->tls, &data);
+  if (!n)
+    return 0;
+  uv_buf_t b = uv_buf_init((char *)data, (unsigned)n);
+  int rc = wh_io_write(&u->tcp, &b, 1, up_write_done, u);
+  wh_tls_stream_consumed(u->tls); /* wh_io_write copied what it did not send */
+  return rc;
+}
+
+/* Never a silent fallback: the exchange gets a 502 and the log says which
+ * backend and why (a verification failure is an operator's problem to fix,
+ * hence a warning rather than debug). */
+static void handshake_failed(wh_upstream *u, const char *why) {
+  char buf[320];
+  if (!why)
+    why = wh_tls_client_failure(u->tls, buf, sizeof(buf));
+  wh_log_warn("TLS to backend %s failed: %s", u->label ? u->label : u->key, why);
+  wh_conn *c = u->c;
+  wh_upstream_close(u);
+  if (c)
+    wh_conn_up_failed(c, 502, false);
+}
+
+/* false when u is gone */
+static bool handshake_done(wh_upstream *u) {
+  wh_conn *c = u->c;
+  if (!c) {
+    wh_upstream_close(u);
+    return false;
+  }
+  char why[320];
+  if (!wh_tls_client_check_peer(u->tcfg, u->tls, why, sizeof(why))) {
+    handshake_failed(u, why);
+    return false;
+  }
+  if (wh_log_get_level() <= WH_LOG_DEBUG)
+    wh_log_debug("TLS to backend %s: %s%s", u->label ? u->label : u->key,
+                 wh_tls_stream_version(u->tls),
+                 wh_tls_client_resumed(u->tls) ? ", session resumed" : "");
+  u->tcfg = NULL; /* the snapshot may go once the exchange ends */
+  u->state = WH_US_ACTIVE;
+  wh_conn_up_connected(c);
+  return u->state != WH_US_CLOSED;
+}
+
+/* Ciphertext in: drive the session, hand the plaintext on. */
+static void on_tls_read(wh_upstream *u, ssize_t nread, const char *data) {
+  if (nread < 0) {
+    if (u->state == WH_US_HANDSHAKE)
+      handshake_failed(u, nread == UV_EOF ? "connection closed during the handshake"
+                                          : uv_strerror((int)nread));
+    else
+      on_plain(u, nread, NULL);
+    return;
+  }
+  if (wh_tls_stream_feed(u->tls, data, (size_t)nread) < 0) {
+    if (u->state == WH_US_HANDSHAKE)
+      handshake_failed(u, "out of memory");
+    else
+      on_plain(u, UV_ENOMEM, NULL);
+    return;
+  }
+  for (;;) {
+    bool was_established = u->tls->established;
+    ssize_t n = wh_tls_stream_read(u->tls, u->w->up_plain, sizeof(u->w->up_plain));
+    if (tls_flush(u) < 0 && n >= 0)
+      n = WH_TLS_ERROR;
+    if (n == WH_TLS_ERROR) {
+      if (u->state == WH_US_HANDSHAKE) {
+        handshake_failed(u, NULL);
+        return;
+      }
+      /* In TLS 1.3 a backend refuses our client certificate (or the lack of
+       * one) after our side of the handshake is done: the alert arrives in
+       * place of the response, and deserves the same clear line. */
+      if (u->state == WH_US_ACTIVE) {
+        char why[320];
+        wh_log_warn("TLS to backend %s failed: %s", u->label ? u->label : u->key,
+                    wh_tls_client_failure(u->tls, why, sizeof(why)));
+      }
+      on_plain(u, UV_EPROTO, NULL);
+      return;
+    }
+    if (!was_established && u->tls->established && u->state == WH_US_HANDSHAKE &&
+        !handshake_done(u))
+      return;
+    if (n == WH_TLS_AGAIN)
+      return; /* session tickets and the like leave an idle connection idle */
+    if (n == WH_TLS_CLOSED) {
+      on_plain(u, UV_EOF, NULL);
+      return;
+    }
+    on_plain(u, n, u->w->up_plain);
+    if (u->state == WH_US_CLOSED)
+      return;
+  }
+}
+
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
+  wh_upstream *u = st->data;
+  if (nread == 0 || u->state == WH_US_CLOSED)
+    return;
+  if (u->tls)
+    on_tls_read(u, nread, buf->base);
+  else
+    on_plain(u, nread, buf->base);
 }
 
 /* ---- connecting ---- */
@@ -264,10 +404,31 @@ static void up_write_done(void *owner, int status) {
   }
 }
 
+static int tls_write(wh_upstream *u, const uv_buf_t *bufs, unsigned n) {
+  size_t total = 0;
+  for (unsigned i = 0; i < n; i++)
+    total += bufs[i].len;
+  if (n > 1 && total <= sizeof(u->w->tls_out)) {
+    /* one record for a head and a small body rather than one each */
+    size_t off = 0;
+    for (unsigned i = 0; i < n; i++) {
+      memcpy(u->w->tls_out + off, bufs[i].base, bufs[i].len);
+      off += bufs[i].len;
+    }
+    if (wh_tls_stream_write(u->tls, u->w->tls_out, off) < 0)
+      return UV_EPROTO;
+  } else {
+    for (unsigned i = 0; i < n; i++)
+      if (bufs[i].len && wh_tls_stream_write(u->tls, bufs[i].base, bufs[i].len) < 0)
+        return UV_EPROTO;
+  }
+  return tls_flush(u);
+}
+
 int wh_upstream_write(wh_upstream *u, const uv_buf_t *bufs, unsigned n) {
   if (u->state != WH_US_ACTIVE)
     return UV_ENOTCONN;
-  int rc = wh_io_write(&u->tcp, bufs, n, up_write_done, u);
+  int rc = u->tls ? tls_write(u, bufs, n) : wh_io_write(&u->tcp, bufs, n, up_write_done, u);
   if (rc == 0 && u->c && u->tcp.write_queue_size > WH_BACKPRESSURE_BYTES && !u->c->bp_paused) {
     u->c->bp_paused = true;
     wh_conn_update_reading(u->c);
@@ -288,12 +449,32 @@ static void on_connect(uv_connect_t *req, int status) {
     return;
   }
   uv_tcp_nodelay(&u->tcp, 1);
-  u->state = WH_US_ACTIVE;
   if (!c) {
     wh_upstream_close(u);
     return;
   }
-  wh_conn_up_connected(c);
+  if (u->preface_len) {
+    uv_buf_t b = uv_buf_init(u->preface, (unsigned)u->preface_len);
+    if (wh_io_write(&u->tcp, &b, 1, up_write_done, u) < 0) {
+      wh_upstream_close(u);
+      wh_conn_up_failed(c, 502, false);
+      return;
+    }
+  }
+  if (!u->tls) {
+    u->state = WH_US_ACTIVE;
+    wh_conn_up_connected(c);
+    return;
+  }
+  /* the ClientHello goes out now; the dial deadline becomes the handshake's */
+  u->state = WH_US_HANDSHAKE;
+  wh_conn_up_deadline(c, TLS_HANDSHAKE_MS);
+  ssize_t n = wh_tls_stream_read(u->tls, u->w->up_plain, sizeof(u->w->up_plain));
+  if (n == WH_TLS_ERROR || tls_flush(u) < 0) {
+    handshake_failed(u, NULL);
+    return;
+  }
+  wh_upstream_update_reading(u);
 }
 
 static void start_connect(wh_upstream *u, const struct sockaddr *sa) {
@@ -345,20 +526,48 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
   start_connect(u, (struct sockaddr *)&ss);
 }
 
-wh_upstream *wh_upstream_connect(wh_worker *w, wh_conn *c, const char *key, const char *host,
-                                 int port) {
+/* The TLS session is made before connecting, so that a failure to make it is
+ * an out-of-memory answer rather than a half-open connection. */
+static int prepare(wh_upstream *u, const wh_upstream_target *t) {
+  u->key = wh_strdup(t->key);
+  u->label = t->label ? wh_strdup(t->label) : NULL;
+  if (!u->key || (t->label && !u->label))
+    return -1;
+  if (t->preface_len) {
+    u->preface = malloc(t->preface_len);
+    if (!u->preface)
+      return -1;
+    memcpy(u->preface, t->preface, t->preface_len);
+    u->preface_len = t->preface_len;
+  }
+  if (!t->tls)
+    return 0;
+  if (!u->w->tls_sessions && !(u->w->tls_sessions = wh_tls_session_cache_new()))
+    return -1;
+  u->tls = calloc(1, sizeof(*u->tls));
+  if (!u->tls || wh_tls_client_start(t->tls, t->host, u->w->tls_sessions, u->key, u->tls) < 0) {
+    free(u->tls);
+    u->tls = NULL;
+    return -1;
+  }
+  u->tcfg = t->tls;
+  return 0;
+}
+
+wh_upstream *wh_upstream_connect(wh_worker *w, wh_conn *c, const wh_upstream_target *t) {
   wh_upstream *u = calloc(1, sizeof(*u));
   if (!u)
     return NULL;
-  u->key = strdup(key);
-  if (!u->key) {
-    free(u);
+  u->w = w;
+  w->nupstreams++;
+  if (prepare(u, t) < 0) {
+    free_upstream(u);
     return NULL;
   }
-  u->w = w;
+  const char *host = t->host;
+  int port = t->port;
   u->c = c;
   u->port = port;
-  w->nupstreams++;
   wh_headers_init(&u->hdrs);
   llhttp_init(&u->parser, HTTP_RESPONSE, settings());
   u->parser.data = u;

@@ -1,8 +1,12 @@
-/* An upstream (backend) connection: connect with DNS when needed, send what
- * the client connection hands it, parse the response with llhttp
- * (HTTP_RESPONSE, strict) and relay through the wh_conn_resp_* hooks, then
- * return to the worker's pool only when the exchange ended exactly on a
- * message boundary. Loop thread only. */
+/* An upstream (backend) connection: connect with DNS when needed, speak TLS
+ * when the backend is https (or a TCP server with tls), send what the client
+ * connection hands it, parse the response with llhttp (HTTP_RESPONSE,
+ * strict) and relay through the wh_conn_resp_* hooks, then return to the
+ * worker's pool only when the exchange ended exactly on a message boundary.
+ * TLS runs over memory BIOs like the client side (lib/tls/tls_stream.h):
+ * ciphertext in from the socket, plaintext on to the same parser as a plain
+ * connection, so pooling, tunnels and back-pressure are one code path.
+ * Loop thread only. */
 #ifndef WH_PROXY_UPSTREAM_H
 #define WH_PROXY_UPSTREAM_H
 
@@ -16,6 +20,7 @@
 typedef enum {
   WH_US_RESOLVING = 0,
   WH_US_CONNECTING,
+  WH_US_HANDSHAKE, /* TLS: connected, handshake under way */
   WH_US_ACTIVE,
   WH_US_IDLE, /* pooled */
   WH_US_CLOSED
@@ -29,8 +34,13 @@ typedef struct wh_upstream {
   wh_worker *w;
   wh_conn *c; /* the exchange using it; NULL when pooled or closing */
   wh_pool_entry pe;
-  char *key; /* "host:port", owned */
+  char *key; /* "host:port", or "<transport id>@host:port" for TLS; owned */
   int port;
+  struct wh_tls_stream *tls;        /* owned; NULL for plain TCP */
+  const struct wh_tls_client *tcfg; /* borrowed from the exchange's snapshot, handshake only */
+  char *label;                      /* "https://host:port" for log lines; owned */
+  char *preface;                    /* raw bytes sent before TLS (PROXY protocol); owned */
+  size_t preface_len;
   wh_us_state state;
   bool tcp_inited, gai_pending, connect_pending;
   bool reused;   /* came from the pool */
@@ -50,9 +60,23 @@ typedef struct wh_upstream {
 
 /* Takes a pooled connection for key or NULL. */
 wh_upstream *wh_upstream_from_pool(wh_worker *w, const char *key);
-/* Starts connecting to host:port for c. NULL on OOM. */
-wh_upstream *wh_upstream_connect(wh_worker *w, wh_conn *c, const char *key, const char *host,
-                                 int port);
+/* What to connect to. Everything is copied except tls, which must stay valid
+ * until the handshake ends or c detaches (c's snapshot holds it). */
+typedef struct wh_upstream_target {
+  const char *key; /* pool key */
+  const char *host;
+  int port;
+  const struct wh_tls_client *tls; /* NULL: plain TCP */
+  const char *label;               /* for log lines, e.g. the server URL */
+  const void *preface;             /* sent in the clear first (PROXY protocol), may be NULL */
+  size_t preface_len;
+} wh_upstream_target;
+
+/* Starts connecting for c: wh_conn_up_connected(c) once the connection (and
+ * the TLS handshake) is up, wh_conn_up_failed otherwise. NULL on OOM. */
+wh_upstream *wh_upstream_connect(wh_worker *w, wh_conn *c, const wh_upstream_target *t);
+/* Sends close_notify on a TLS connection (before a half-close). */
+void wh_upstream_close_notify(wh_upstream *u);
 /* Prepares u for one exchange of c (parser reset, reading started). */
 void wh_upstream_begin(wh_upstream *u, wh_conn *c, bool head_request);
 int wh_upstream_write(wh_upstream *u, const uv_buf_t *bufs, unsigned n);

@@ -12,6 +12,7 @@
 #include "lib/observe/observe.h"
 #include "lib/proxy/conn.h"
 #include "lib/proxy/upstream.h"
+#include "lib/tls/client.h"
 
 /* Deadlines are checked lazily by one coarse tick per loop rather than a
  * libuv timer per connection (a binary heap start/stop per request). */
@@ -146,6 +147,7 @@ static void free_worker(wh_worker *w) {
   wh_conn_free_list(w);
   wh_conn_free_spares(w);
   wh_pool_free(&w->pool);
+  wh_tls_session_cache_free(w->tls_sessions);
   for (size_t i = 0; i < w->nlisteners; i++)
     if (!w->listeners[i].open && w->listeners[i].fd >= 0 && !w->listeners[i].w)
       close(w->listeners[i].fd);

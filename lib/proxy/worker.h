@@ -108,6 +108,8 @@ typedef struct wh_worker {
   size_t nspare;
   size_t nupstreams;
   wh_pool pool;
+  /* resumable TLS sessions per backend, made on the first https dial */
+  struct wh_tls_session_cache *tls_sessions;
   bool accept_stopped;
   bool draining; /* no new requests on kept-alive connections */
   bool stopping;
@@ -116,6 +118,7 @@ typedef struct wh_worker {
   char rbuf[WH_WORKER_RBUF];
   char tls_plain[WH_WORKER_TLS_BUF]; /* decrypted bytes, consumed before the next read */
   char tls_out[WH_WORKER_TLS_BUF];   /* small writes coalesced into one record */
+  char up_plain[WH_WORKER_TLS_BUF];  /* decrypted backend bytes (upstream.c) */
   char *spare_hello;                 /* lent to connections reading their first bytes */
   struct wh_ch_reader *spare_chr;
 } wh_worker;

@@ -5,6 +5,7 @@
 
 #include "lib/core/log.h"
 #include "lib/lb/lb.h"
+#include "lib/router/backend_tls.h"
 #include "lib/router/route_table.h"
 #include "lib/tls/server.h"
 
@@ -72,6 +73,10 @@ wh_snapshot *wh_snapshot_new(const wh_static_config *stat, wh_runtime *rt, uint6
   s->tls = wh_tls_server_build(stat, rt);
   if (!s->tls)
     goto oom;
+  /* likewise a router whose service's serversTransport does not compile */
+  s->backend_tls = wh_backend_tls_build(stat, rt);
+  if (!s->backend_tls)
+    goto oom;
   s->ntables = stat->entry_points.n;
   s->tables = calloc(s->ntables ? s->ntables : 1, sizeof(*s->tables));
   if (!s->tables)
@@ -112,6 +117,7 @@ void wh_snapshot_unref(wh_snapshot *s) {
   free(s->lbs);
   free(s->lb_names);
   wh_tls_server_free(s->tls);
+  wh_backend_tls_free(s->backend_tls);
   wh_runtime_free(s->rt);
   free(s);
 }

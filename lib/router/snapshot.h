@@ -17,15 +17,17 @@ struct wh_route_table;
 struct wh_lb;
 struct wh_health_store;
 struct wh_tls_server;
+struct wh_backend_tls;
 
 typedef struct wh_snapshot {
   atomic_int refs;
-  uint64_t generation;            /* 1, 2, ... */
-  time_t built_at;                /* wall clock, for logs and the API */
-  const wh_static_config *stat;   /* borrowed: lives for the whole process */
-  wh_runtime *rt;                 /* owned */
-  struct wh_tls_server *tls;      /* owned: options, certificates, contexts */
-  struct wh_route_table **tables; /* owned: one per entry point, in stat->entry_points order */
+  uint64_t generation;                /* 1, 2, ... */
+  time_t built_at;                    /* wall clock, for logs and the API */
+  const wh_static_config *stat;       /* borrowed: lives for the whole process */
+  wh_runtime *rt;                     /* owned */
+  struct wh_tls_server *tls;          /* owned: options, certificates, contexts */
+  struct wh_backend_tls *backend_tls; /* owned: TLS towards backends (serversTransports) */
+  struct wh_route_table **tables;     /* owned: one per entry point, in stat->entry_points order */
   size_t ntables;
   /* One balancer per HTTP service that has a loadBalancer and is not
    * disabled, sorted by qualified name (lb_names borrowed from rt). Empty

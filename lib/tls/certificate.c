@@ -626,3 +626,43 @@ int wh_cert_install(const wh_cert *c, SSL_CTX *ctx) {
   }
   return 0;
 }
+
+STACK_OF(X509) * wh_cert_bundle_load(const char *value, const char *what, wh_errlist *errs) {
+  int vk = value_kind(value);
+  if (vk <= 0) {
+    errs_add(errs, "tls %s: %s", what, vk == 0 ? "empty" : "neither PEM nor a file path");
+    return NULL;
+  }
+  pem_src s;
+  if (src_open(value, what, &s, errs) != 0)
+    return NULL;
+  STACK_OF(X509) *out = sk_X509_new_null();
+  BIO *bio = out ? BIO_new_mem_buf(s.buf, (int)s.len) : NULL;
+  const char *why = out && bio ? NULL : "out of memory";
+  while (!why) {
+    ERR_clear_error();
+    X509 *x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+    if (!x) {
+      unsigned long e = ERR_peek_last_error();
+      bool at_end = ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE;
+      if (!at_end)
+        why = "invalid PEM certificate";
+      else if (sk_X509_num(out) == 0)
+        why = "no PEM certificate found";
+      break;
+    }
+    if (sk_X509_push(out, x) <= 0) {
+      X509_free(x);
+      why = "out of memory";
+    }
+  }
+  ERR_clear_error();
+  BIO_free(bio);
+  if (why) {
+    errs_add(errs, "tls %s %s: %s", what, s.label, why);
+    sk_X509_pop_free(out, X509_free);
+    out = NULL;
+  }
+  src_free(&s);
+  return out;
+}

@@ -87,4 +87,11 @@ size_t wh_cert_name_normalize(const char *in, char *out);
  * cleared). */
 int wh_cert_install(const wh_cert *c, SSL_CTX *ctx);
 
+/* Every certificate of a PEM bundle (a path or inline PEM, as certFile), for
+ * trust anchors such as a serversTransport's rootCAs. what names the value in
+ * messages ("rootCAs[0]"). Returns a new stack the caller frees with
+ * sk_X509_pop_free(..., X509_free), or NULL after appending one message to
+ * errs: unreadable file, no certificate, invalid PEM. */
+STACK_OF(X509) * wh_cert_bundle_load(const char *value, const char *what, wh_errlist *errs);
+
 #endif
