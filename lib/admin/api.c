@@ -597,10 +597,16 @@ static void rawdata(const wh_snapshot *snap, wh_http_resp *resp) {
     const char *key;
     wh_kind kind;
   } sections[] = {
-      {"routers", WH_KIND_HTTP_ROUTER},           {"middlewares", WH_KIND_HTTP_MIDDLEWARE},
-      {"services", WH_KIND_HTTP_SERVICE},         {"tcpRouters", WH_KIND_TCP_ROUTER},
-      {"tcpMiddlewares", WH_KIND_TCP_MIDDLEWARE}, {"tcpServices", WH_KIND_TCP_SERVICE},
-      {"udpRouters", WH_KIND_UDP_ROUTER},         {"udpServices", WH_KIND_UDP_SERVICE},
+      {"routers", WH_KIND_HTTP_ROUTER},
+      {"middlewares", WH_KIND_HTTP_MIDDLEWARE},
+      {"services", WH_KIND_HTTP_SERVICE},
+      {"tcpRouters", WH_KIND_TCP_ROUTER},
+      {"tcpMiddlewares", WH_KIND_TCP_MIDDLEWARE},
+      {"tcpServices", WH_KIND_TCP_SERVICE},
+      {"udpRouters", WH_KIND_UDP_ROUTER},
+      {"udpServices", WH_KIND_UDP_SERVICE},
+      {"serversTransports", WH_KIND_HTTP_TRANSPORT},
+      {"tcpServersTransports", WH_KIND_TCP_TRANSPORT},
   };
   cJSON *o = cJSON_CreateObject();
   for (size_t s = 0; s < sizeof(sections) / sizeof(sections[0]); s++) {
@@ -637,9 +643,11 @@ static const struct {
     {"/api/http/routers", WH_KIND_HTTP_ROUTER},
     {"/api/http/services", WH_KIND_HTTP_SERVICE},
     {"/api/http/middlewares", WH_KIND_HTTP_MIDDLEWARE},
+    {"/api/http/serversTransports", WH_KIND_HTTP_TRANSPORT},
     {"/api/tcp/routers", WH_KIND_TCP_ROUTER},
     {"/api/tcp/services", WH_KIND_TCP_SERVICE},
     {"/api/tcp/middlewares", WH_KIND_TCP_MIDDLEWARE},
+    {"/api/tcp/serversTransports", WH_KIND_TCP_TRANSPORT},
     {"/api/udp/routers", WH_KIND_UDP_ROUTER},
     {"/api/udp/services", WH_KIND_UDP_SERVICE},
 };

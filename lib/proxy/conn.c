@@ -303,7 +303,6 @@ static void conn_free_transport(wh_conn *c) {
   wh_snapshot_unref(c->tcp_snap);
   c->tcp_snap = NULL;
   c->tcp_target = NULL;
-  c->tcp_lb = NULL;
   for (unsigned i = 0; i < c->nmw_holds; i++)
     c->mw_ends[i](c->mw_holds[i]);
   c->nmw_holds = 0;

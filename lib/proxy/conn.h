@@ -180,7 +180,6 @@ typedef struct wh_conn {
   char *tls_pol;             /* name of the TLS options the SNI selected (421 check) */
   bool tcp_mode;             /* a TCP router took the connection: a byte tunnel */
   bool tcp_after_handshake;  /* TLS-terminating TCP router: dial once established */
-  const void *tcp_lb;        /* the wh_tcp_lb_service dialled (lives in tcp_snap) */
   const void *tcp_target;    /* the TCP router elem chosen (borrowed until dialled) */
   wh_snapshot *tcp_snap;     /* keeps tcp_target alive until the dial */
   /* Observability (lib/observe/observe.h): filled only while something

@@ -171,7 +171,6 @@ void wh_tcp_dial(wh_conn *c) {
   }
   unsigned pick = atomic_fetch_add_explicit(&owner->rr, 1, memory_order_relaxed);
   const wh_tcp_server *srv = (const wh_tcp_server *)lb->servers.items + (pick % lb->servers.n);
-  c->tcp_lb = lb;
   char host[256];
   int port = 0;
   if (!srv->address || !split_address(srv->address, host, sizeof(host), &port)) {
@@ -222,8 +221,18 @@ void wh_tcp_dial(wh_conn *c) {
       .preface = pplen > 0 ? pp : NULL,
       .preface_len = pplen > 0 ? (size_t)pplen : 0,
   };
+  /* the TCP transport's dialTimeout (Traefik's 30 s default otherwise) */
+  uint64_t dial_ms = TCP_DIAL_MS;
+  if (lb->servers_transport && *lb->servers_transport) {
+    char *q = wh_qualify(lb->servers_transport, owner->provider);
+    const wh_rt_elem *tr = q ? wh_runtime_find(snap->rt, WH_KIND_TCP_TRANSPORT, q) : NULL;
+    free(q);
+    const wh_tcp_servers_transport *tt = tr ? tr->cfg : NULL;
+    if (tt && tt->dial_timeout > 0)
+      dial_ms = (uint64_t)(tt->dial_timeout / WH_MS);
+  }
   c->up_kind = WH_UP_DIAL;
-  c->up_deadline = wh_worker_now(c->w) + TCP_DIAL_MS;
+  c->up_deadline = wh_worker_now(c->w) + dial_ms;
   if (!wh_upstream_connect(c->w, c, &t))
     wh_conn_destroy(c);
 }
@@ -236,7 +245,6 @@ int wh_tcp_connected(wh_conn *c) {
   wh_snapshot_unref(c->tcp_snap);
   c->tcp_snap = NULL;
   c->tcp_target = NULL;
-  c->tcp_lb = NULL;
   if (rc < 0) {
     wh_conn_destroy(c);
     return -1;

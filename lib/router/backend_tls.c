@@ -84,7 +84,7 @@ static wh_tls_client *compile(wh_rt_elem *el, const wh_tls_client_opts *o, bool 
 
 /* The services using a transport that failed, and their routers, are
  * disabled: mTLS or verification is never silently off. */
-static void disable_users(wh_runtime *rt, wh_kind svc_kind, wh_kind router_kind, wh_rt_elem *svc,
+static void disable_users(wh_runtime *rt, wh_kind router_kind, wh_rt_elem *svc,
                           const char *transport) {
   if (svc->status != WH_STATUS_DISABLED)
     wh_runtime_disable(svc, "serversTransport \"%s\" is invalid", transport);
@@ -94,7 +94,6 @@ static void disable_users(wh_runtime *rt, wh_kind svc_kind, wh_kind router_kind,
       wh_runtime_disable(r, "service \"%s\": serversTransport \"%s\" is invalid", svc->name,
                          transport);
   }
-  (void)svc_kind;
 }
 
 static bool http_has_tls_server(const wh_lb_service *lb) {
@@ -185,7 +184,7 @@ static int build_http(wh_backend_tls *b, const wh_static_config *stat, wh_runtim
       }
       const compiled *c = find_compiled(cv, tl->n, q);
       if (c && c->failed)
-        disable_users(rt, WH_KIND_HTTP_SERVICE, WH_KIND_HTTP_ROUTER, el, q);
+        disable_users(rt, WH_KIND_HTTP_ROUTER, el, q);
       tc = c ? c->tc : NULL;
       free(q);
     } else if (http_has_tls_server(lb)) {
@@ -214,7 +213,7 @@ static int build_http(wh_backend_tls *b, const wh_static_config *stat, wh_runtim
           warn_insecure("default@internal");
       }
       if (!dflt && !oom)
-        disable_users(rt, WH_KIND_HTTP_SERVICE, WH_KIND_HTTP_ROUTER, el, "default@internal");
+        disable_users(rt, WH_KIND_HTTP_ROUTER, el, "default@internal");
       tc = dflt;
     }
     if (tc && http_has_tls_server(lb))
@@ -282,7 +281,7 @@ static int build_tcp(wh_backend_tls *b, wh_runtime *rt) {
       }
       const compiled *c = find_compiled(cv, tl->n, q);
       if (c && c->failed)
-        disable_users(rt, WH_KIND_TCP_SERVICE, WH_KIND_TCP_ROUTER, el, q);
+        disable_users(rt, WH_KIND_TCP_ROUTER, el, q);
       tc = c ? c->tc : NULL;
       named = c && (c->tc || c->failed);
       free(q);

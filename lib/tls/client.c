@@ -406,7 +406,6 @@ bool wh_tls_client_check_peer(const wh_tls_client *tc, const wh_tls_stream *t, c
 const char *wh_tls_client_failure(const wh_tls_stream *t, char *why, size_t cap) {
   long vr = t->ssl ? SSL_get_verify_result(t->ssl) : X509_V_OK;
   if (vr != X509_V_OK) {
-    const char *name = t->ssl ? SSL_get0_peername(t->ssl) : NULL;
     if (vr == X509_V_ERR_HOSTNAME_MISMATCH || vr == X509_V_ERR_IP_ADDRESS_MISMATCH) {
       X509_VERIFY_PARAM *vp = SSL_get0_param(t->ssl);
       const char *host = X509_VERIFY_PARAM_get0_host(vp, 0);
@@ -424,7 +423,6 @@ const char *wh_tls_client_failure(const wh_tls_stream *t, char *why, size_t cap)
     } else {
       snprintf(why, cap, "certificate verify failed: %s", X509_verify_cert_error_string(vr));
     }
-    (void)name;
     return why;
   }
   return wh_tls_stream_reason(t, why, cap);
