@@ -20,7 +20,7 @@ packages=(
   libuv1-dev node-llhttp libssl-dev libcurl4-openssl-dev libcjson-dev libyaml-dev
   libcmocka-dev libpcre2-dev libcrypt-dev zlib1g-dev libbrotli-dev libzstd-dev libldns-dev
   python3 python3-pytest python3-yaml python3-requests python3-cryptography
-  curl openssl wrk apache2-utils brotli zstd
+  curl openssl wrk apache2-utils brotli zstd nginx-light
   docker.io busybox-static docker-compose debootstrap
   pebble knot
   chromium

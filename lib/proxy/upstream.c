@@ -234,7 +234,10 @@ static void on_plain(wh_upstream *u, ssize_t nread, char *base) {
     if (nread == UV_EOF && u->got_byte) {
       /* Close-delimited bodies end here; anything else is a truncation. */
       u->head.exec_end = NULL;
-      if (llhttp_finish(&u->parser) == HPE_OK && u->msg_done) {
+      /* cb_message_complete pauses, so a body that ends here finishes with
+       * HPE_PAUSED, not HPE_OK */
+      llhttp_errno_t fe = llhttp_finish(&u->parser);
+      if ((fe == HPE_OK || fe == HPE_PAUSED) && u->msg_done) {
         u->no_reuse = true;
         wh_conn_resp_done(c, u);
         return;
@@ -354,6 +357,14 @@ static void on_tls_read(wh_upstream *u, ssize_t nread, const char *data) {
         char why[320];
         wh_log_warn("TLS to backend %s failed: %s", u->label ? u->label : u->key,
                     wh_tls_client_failure(u->tls, why, sizeof(why)));
+        if (!u->reused && !u->got_byte && !u->upgraded && u->c) {
+          /* a fresh connection refused after the handshake (a client
+           * certificate): another attempt would be refused the same way */
+          wh_conn *c = u->c;
+          wh_upstream_close(u);
+          wh_conn_up_failed(c, 502, false);
+          return;
+        }
       }
       on_plain(u, UV_EPROTO, NULL);
       return;

@@ -85,15 +85,18 @@ static wh_tls_client *compile(wh_rt_elem *el, const wh_tls_client_opts *o, bool 
 /* The services using a transport that failed, and their routers, are
  * disabled: mTLS or verification is never silently off. */
 static void disable_users(wh_runtime *rt, wh_kind router_kind, wh_rt_elem *svc,
-                          const char *transport) {
+                          const char *transport, const wh_errlist *why) {
+  char *msg = why && why->n ? join_errors(why) : NULL;
+  const char *m = msg ? msg : "invalid TLS settings";
   if (svc->status != WH_STATUS_DISABLED)
-    wh_runtime_disable(svc, "serversTransport \"%s\" is invalid", transport);
+    wh_runtime_disable(svc, "serversTransport \"%s\" is invalid: %s", transport, m);
   for (size_t i = 0; i < svc->used_by.n; i++) {
     wh_rt_elem *r = wh_runtime_find(rt, router_kind, svc->used_by.v[i]);
     if (r && r->status != WH_STATUS_DISABLED)
-      wh_runtime_disable(r, "service \"%s\": serversTransport \"%s\" is invalid", svc->name,
-                         transport);
+      wh_runtime_disable(r, "service \"%s\": serversTransport \"%s\" is invalid: %s", svc->name,
+                         transport, m);
   }
+  free(msg);
 }
 
 static bool http_has_tls_server(const wh_lb_service *lb) {
@@ -115,7 +118,8 @@ static bool tcp_has_tls_server(const wh_tcp_lb_service *lb) {
 /* Transport element name -> compiled client, for the service pass. */
 typedef struct compiled {
   const char *name;
-  wh_tls_client *tc; /* NULL: failed or nothing to compile */
+  const wh_errlist *errors; /* the transport element's, when it failed */
+  wh_tls_client *tc;        /* NULL: failed or nothing to compile */
   bool failed;
 } compiled;
 
@@ -140,6 +144,7 @@ static int build_http(wh_backend_tls *b, const wh_static_config *stat, wh_runtim
     wh_rt_elem *el = tl->v[i];
     const wh_servers_transport *t = el->cfg;
     cv[i].name = el->name;
+    cv[i].errors = &el->errors;
     if (!t || el->status == WH_STATUS_DISABLED) {
       cv[i].failed = true;
       continue;
@@ -169,6 +174,8 @@ static int build_http(wh_backend_tls *b, const wh_static_config *stat, wh_runtim
    * system roots is not free and most deployments have no https backend */
   wh_tls_client *dflt = NULL;
   bool dflt_tried = false;
+  wh_errlist dflt_errs;
+  wh_errlist_init(&dflt_errs);
   for (size_t i = 0; i < sl->n && !oom; i++) {
     wh_rt_elem *el = sl->v[i];
     const wh_http_service *svc = el->cfg;
@@ -176,18 +183,22 @@ static int build_http(wh_backend_tls *b, const wh_static_config *stat, wh_runtim
     if (!lb || el->status == WH_STATUS_DISABLED)
       continue;
     const wh_tls_client *tc = NULL;
-    if (lb->servers_transport && *lb->servers_transport) {
+    bool named = lb->servers_transport && *lb->servers_transport;
+    if (named) {
       char *q = wh_qualify(lb->servers_transport, el->provider);
       if (!q) {
         oom = true;
         break;
       }
-      const compiled *c = find_compiled(cv, tl->n, q);
+      /* "default@internal" names the static default explicitly */
+      named = strcmp(q, "default@internal") != 0;
+      const compiled *c = named ? find_compiled(cv, tl->n, q) : NULL;
       if (c && c->failed)
-        disable_users(rt, WH_KIND_HTTP_ROUTER, el, q);
+        disable_users(rt, WH_KIND_HTTP_ROUTER, el, q, c->errors);
       tc = c ? c->tc : NULL;
       free(q);
-    } else if (http_has_tls_server(lb)) {
+    }
+    if (!named && http_has_tls_server(lb)) {
       if (!dflt_tried) {
         dflt_tried = true;
         const wh_static_servers_transport *st = stat->servers_transport;
@@ -197,14 +208,11 @@ static int build_http(wh_backend_tls *b, const wh_static_config *stat, wh_runtim
             .root_cas = st ? &st->root_cas : NULL,
             .http = true,
         };
-        wh_errlist errs;
-        wh_errlist_init(&errs);
-        dflt = wh_tls_client_new(&o, &errs);
-        if (!dflt && errs.n == 0)
+        dflt = wh_tls_client_new(&o, &dflt_errs);
+        if (!dflt && dflt_errs.n == 0)
           oom = true;
-        for (size_t e = 0; e < errs.n; e++)
-          wh_log_error("serversTransport (static): %s", errs.items[e]);
-        wh_errlist_free(&errs);
+        for (size_t e = 0; e < dflt_errs.n; e++)
+          wh_log_error("serversTransport (static): %s", dflt_errs.items[e]);
         if (dflt && keep(b, dflt) < 0) {
           dflt = NULL;
           oom = true;
@@ -213,12 +221,13 @@ static int build_http(wh_backend_tls *b, const wh_static_config *stat, wh_runtim
           warn_insecure("default@internal");
       }
       if (!dflt && !oom)
-        disable_users(rt, WH_KIND_HTTP_ROUTER, el, "default@internal");
+        disable_users(rt, WH_KIND_HTTP_ROUTER, el, "default@internal", &dflt_errs);
       tc = dflt;
     }
     if (tc && http_has_tls_server(lb))
       b->http[b->nhttp++] = (svc_tls){el->name, tc};
   }
+  wh_errlist_free(&dflt_errs);
   free(cv);
   return oom ? WH_ENOMEM : 0;
 }
@@ -237,6 +246,7 @@ static int build_tcp(wh_backend_tls *b, wh_runtime *rt) {
     wh_rt_elem *el = tl->v[i];
     const wh_tcp_servers_transport *t = el->cfg;
     cv[i].name = el->name;
+    cv[i].errors = &el->errors;
     if (!t || el->status == WH_STATUS_DISABLED) {
       cv[i].failed = true;
       continue;
@@ -281,7 +291,7 @@ static int build_tcp(wh_backend_tls *b, wh_runtime *rt) {
       }
       const compiled *c = find_compiled(cv, tl->n, q);
       if (c && c->failed)
-        disable_users(rt, WH_KIND_TCP_ROUTER, el, q);
+        disable_users(rt, WH_KIND_TCP_ROUTER, el, q, c->errors);
       tc = c ? c->tc : NULL;
       named = c && (c->tc || c->failed);
       free(q);

@@ -52,6 +52,10 @@ static X509_STORE *system_store(void) {
 
 /* ---- building ---- */
 
+static pthread_once_t ex_once = PTHREAD_ONCE_INIT;
+static void ex_init(void);
+static int on_new_session(SSL *ssl, SSL_SESSION *sess);
+
 static void digest_str(EVP_MD_CTX *md, const char *tag, const char *v) {
   EVP_DigestUpdate(md, tag, strlen(tag) + 1);
   if (v)
@@ -184,7 +188,9 @@ wh_tls_client *wh_tls_client_new(const wh_tls_client_opts *o, wh_errlist *errs) 
     }
   }
   /* the session cache is ours (per worker); OpenSSL only reports new sessions */
+  pthread_once(&ex_once, ex_init);
   SSL_CTX_set_session_cache_mode(tc->ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+  SSL_CTX_sess_set_new_cb(tc->ctx, on_new_session);
   {
     unsigned char d[32];
     unsigned int n = 0;
@@ -283,23 +289,30 @@ static void slot_clear(wh_tls_session_cache *sc, slot *s) {
 
 /* Where a session callback finds the cache and the key of its connection. */
 static int ex_cache = -1, ex_key = -1;
-static pthread_once_t ex_once = PTHREAD_ONCE_INIT;
 
 static void ex_init(void) {
   ex_cache = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
   ex_key = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
 }
 
-/* OpenSSL hands over a reference: 1 says we keep it. */
-static int on_new_session(SSL *ssl, SSL_SESSION *sess) {
+/* The cache keeps a copy: in TLS 1.3 the session a ticket makes becomes the
+ * connection's own, which SSL_free marks unresumable when the connection
+ * ends without close_notify (a backend reset, an error path). Returning 0
+ * leaves OpenSSL's reference to OpenSSL. */
+static int on_new_session(SSL *ssl, SSL_SESSION *orig) {
   wh_tls_session_cache *sc = SSL_get_ex_data(ssl, ex_cache);
   const char *key = SSL_get_ex_data(ssl, ex_key);
-  if (!sc || !key || !SSL_SESSION_is_resumable(sess))
+  if (!sc || !key || !SSL_SESSION_is_resumable(orig))
+    return 0;
+  SSL_SESSION *sess = SSL_SESSION_dup(orig);
+  if (!sess)
     return 0;
   slot *s = slot_of(sc, key);
   char *k = s->key && strcmp(s->key, key) == 0 ? s->key : wh_strdup(key);
-  if (!k)
+  if (!k) {
+    SSL_SESSION_free(sess);
     return 0;
+  }
   if (k != s->key) {
     slot_clear(sc, s);
     s->key = k;
@@ -309,15 +322,13 @@ static int on_new_session(SSL *ssl, SSL_SESSION *sess) {
   }
   s->sess = sess;
   sc->n++;
-  return 1;
+  return 0;
 }
 
 int wh_tls_client_start(const wh_tls_client *tc, const char *host, wh_tls_session_cache *sc,
                         const char *key, wh_tls_stream *t) {
-  pthread_once(&ex_once, ex_init);
   if (ex_cache < 0 || ex_key < 0)
     return WH_TLS_ERROR;
-  SSL_CTX_sess_set_new_cb(tc->ctx, on_new_session); /* idempotent; ctx is ours */
   const char *name = tc->server_name ? tc->server_name : host;
   unsigned char ip[16];
   bool is_ip = inet_pton(AF_INET, name, ip) == 1 || inet_pton(AF_INET6, name, ip) == 1;

@@ -225,3 +225,56 @@ def test_server_sent_events_are_flushed_as_they_come(env):
             first += c.rd.some(4096)
         assert time.monotonic() - t0 < 1.2, "events are buffered, not streamed"
         assert b"data: event 0" in first
+
+
+def _close_delimited_backend(body):
+    """A backend answering every request with an HTTP/1.0 response without Content-Length,
+    whose body ends when the backend closes the connection."""
+    import socket
+    import threading
+
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(8)
+
+    def serve():
+        while True:
+            try:
+                c, _ = ls.accept()
+            except OSError:
+                return
+            with c:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    d = c.recv(4096)
+                    if not d:
+                        break
+                    data += d
+                c.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n" + body)
+                c.shutdown(socket.SHUT_WR)
+
+    threading.Thread(target=serve, daemon=True).start()
+    return ls
+
+
+def test_close_delimited_body_ends_cleanly(wharf):
+    """A body delimited by the backend closing is relayed whole and properly ended (the last
+    chunk to an HTTP/1.1 client), and the client's connection stays usable."""
+    body = b"x" * 5000 + b"\nend\n"
+    ls = _close_delimited_backend(body)
+    try:
+        url = f"http://127.0.0.1:{ls.getsockname()[1]}"
+        w = wharf.start({"entryPoints": {"web": {}}},
+                        dynamic={"http": {"routers": {"r": {"rule": "PathPrefix(`/`)",
+                                                            "service": "s",
+                                                            "entryPoints": ["web"]}},
+                                          "services": {"s": lb_service(url)}}})
+        wait_routed(w, "app.example", path="/")
+        with RawConn(w.ports["web"]) as c:
+            for _ in range(2):
+                c.request("GET", "/")
+                r = c.read_response()
+                assert r is not None and r.status == 200
+                assert r.body == body
+    finally:
+        ls.close()
