@@ -849,6 +849,35 @@ static const wh_schema static_transport_schema =
     SCHEMA("serversTransport", wh_static_servers_transport, static_transport_fields,
            static_transport_validate);
 
+static const wh_field static_tcp_tls_fields[] = {
+    F(wh_static_tcp_tls, insecure_skip_verify, "insecureSkipVerify", WH_F_BOOL, NULL, NULL, 0),
+    F(wh_static_tcp_tls, root_cas, "rootCAs", WH_F_STRLIST, NULL, NULL, 0),
+};
+static const wh_schema static_tcp_tls_schema =
+    SCHEMA("tls", wh_static_tcp_tls, static_tcp_tls_fields, NULL);
+
+static int static_tcp_transport_validate(void *obj, const char *path, wh_errlist *errs) {
+  const wh_static_tcp_servers_transport *t = obj;
+  if (t->dial_keep_alive < 0 || t->dial_timeout < 0 || t->termination_delay < 0) {
+    verr(errs, path, "timeouts must not be negative");
+    return WH_EINVAL;
+  }
+  return 0;
+}
+
+static const wh_field static_tcp_transport_fields[] = {
+    F(wh_static_tcp_servers_transport, dial_keep_alive, "dialKeepAlive", WH_F_DURATION, NULL, "15s",
+      0),
+    F(wh_static_tcp_servers_transport, dial_timeout, "dialTimeout", WH_F_DURATION, NULL, "30s", 0),
+    F(wh_static_tcp_servers_transport, termination_delay, "terminationDelay", WH_F_DURATION, NULL,
+      "100ms", 0),
+    F(wh_static_tcp_servers_transport, tls, "tls", WH_F_STRUCT_PTR, &static_tcp_tls_schema, NULL,
+      WH_FF_ALLOW_EMPTY),
+};
+static const wh_schema static_tcp_transport_schema =
+    SCHEMA("tcpServersTransport", wh_static_tcp_servers_transport, static_tcp_transport_fields,
+           static_tcp_transport_validate);
+
 static int core_validate(void *obj, const char *path, wh_errlist *errs) {
   const wh_core *c = obj;
   if (!wh_streq(c->default_rule_syntax, "v2") && !wh_streq(c->default_rule_syntax, "v3")) {
@@ -897,6 +926,8 @@ static const wh_field static_fields[] = {
       WH_FF_ALLOW_EMPTY),
     F(wh_static_config, servers_transport, "serversTransport", WH_F_STRUCT_PTR,
       &static_transport_schema, NULL, 0),
+    F(wh_static_config, tcp_servers_transport, "tcpServersTransport", WH_F_STRUCT_PTR,
+      &static_tcp_transport_schema, NULL, 0),
     F(wh_static_config, certificates_resolvers, "certificatesResolvers", WH_F_MAP, &resolver_schema,
       NULL, 0),
     F(wh_static_config, wharf, "wharf", WH_F_STRUCT_PTR, &wharf_schema, NULL, 0),

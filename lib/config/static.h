@@ -269,6 +269,19 @@ typedef struct wh_static_servers_transport {
   wh_forwarding_timeouts *forwarding_timeouts;
 } wh_static_servers_transport;
 
+/* tcpServersTransport: the default for TCP services without a transport. */
+typedef struct wh_static_tcp_tls {
+  bool insecure_skip_verify;
+  wh_strlist root_cas;
+} wh_static_tcp_tls;
+
+typedef struct wh_static_tcp_servers_transport {
+  wh_duration dial_keep_alive;   /* [15s] */
+  wh_duration dial_timeout;      /* [30s] */
+  wh_duration termination_delay; /* [100ms] */
+  wh_static_tcp_tls *tls;        /* for servers with tls: true */
+} wh_static_tcp_servers_transport;
+
 typedef struct wh_core {
   char *default_rule_syntax; /* "defaultRuleSyntax" [v3] */
 } wh_core;
@@ -291,8 +304,9 @@ typedef struct wh_static_config {
   wh_ping *ping; /* ALLOW_EMPTY */
   wh_metrics *metrics;
   wh_log_config *log;
-  wh_accesslog *access_log;                       /* "accessLog" (ALLOW_EMPTY) */
-  wh_static_servers_transport *servers_transport; /* "serversTransport" */
+  wh_accesslog *access_log;                               /* "accessLog" (ALLOW_EMPTY) */
+  wh_static_servers_transport *servers_transport;         /* "serversTransport" */
+  wh_static_tcp_servers_transport *tcp_servers_transport; /* "tcpServersTransport" */
   wh_map certificates_resolvers; /* "certificatesResolvers": name -> wh_cert_resolver */
   /* wharf's own: number of worker threads (0 = number of CPUs) */
   struct wh_wharf_opts *wharf; /* "wharf" */

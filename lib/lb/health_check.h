@@ -25,18 +25,36 @@ wh_health_checker *wh_health_checker_new(uv_loop_t *loop, wh_health_store *store
  * every HTTP service whose status is not disabled and that has
  * loadBalancer.healthCheck, each server with weight > 0. A target that stays
  * (same service and URL) keeps its state and its schedule; when its probe
- * settings changed, the new ones apply from the next probe. stat gives the
- * default serversTransport (insecureSkipVerify); may be NULL. Returns 0 or
+ * settings changed, the new ones apply from the next probe. The probes of
+ * https servers use the TLS settings of the service's serversTransport
+ * (serverName, insecureSkipVerify, rootCAs, certificates, peerCertURI), or of
+ * stat's default serversTransport (insecureSkipVerify, rootCAs) for a
+ * service without one, as Traefik probes with the service's own transport;
+ * stat may be NULL. Files are read here (a transport whose files cannot be
+ * read has its servers reported DOWN with the reason). Returns 0 or
  * WH_ENOMEM (the previous targets then keep running). */
 int wh_health_checker_update(wh_health_checker *hc, const wh_runtime *rt,
                              const wh_static_config *stat);
 
+/* The TLS settings of a service's probes (all borrowed for the call). */
+typedef struct wh_health_tls {
+  const char *transport;       /* "st@file", "default@internal": for messages */
+  const char *server_name;     /* SNI and the name verified; NULL: the URL's host */
+  bool insecure_skip_verify;   /* no chain or name check (peerCertURI still checks the chain) */
+  const wh_strlist *root_cas;  /* paths or inline PEM; NULL or empty: the system roots */
+  const wh_list *certificates; /* of wh_cert_files: the first is the client certificate */
+  const char *peer_cert_uri;   /* the leaf's first URI SAN must match (host part ignored) */
+} wh_health_tls;
+
 /* The same in steps, for callers without a runtime (tests): begin, add each
- * service (cfg borrowed for the call; insecure: skip TLS verification),
- * commit. A service added twice keeps the first. */
+ * service (cfg and tls borrowed for the call; insecure: skip TLS
+ * verification; tls NULL: the system roots), commit. A service added twice
+ * keeps the first. */
 void wh_health_checker_begin(wh_health_checker *hc);
 int wh_health_checker_add(wh_health_checker *hc, const char *service, const wh_lb_service *cfg,
                           bool insecure);
+int wh_health_checker_add_tls(wh_health_checker *hc, const char *service, const wh_lb_service *cfg,
+                              const wh_health_tls *tls);
 void wh_health_checker_commit(wh_health_checker *hc);
 
 /* Number of servers being probed. */

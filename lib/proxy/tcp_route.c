@@ -221,8 +221,10 @@ void wh_tcp_dial(wh_conn *c) {
       .preface = pplen > 0 ? pp : NULL,
       .preface_len = pplen > 0 ? (size_t)pplen : 0,
   };
-  /* the TCP transport's dialTimeout (Traefik's 30 s default otherwise) */
-  uint64_t dial_ms = TCP_DIAL_MS;
+  /* the TCP transport's dialTimeout, else tcpServersTransport's (30 s) */
+  const wh_static_tcp_servers_transport *stt = snap->stat->tcp_servers_transport;
+  uint64_t dial_ms =
+      stt && stt->dial_timeout > 0 ? (uint64_t)(stt->dial_timeout / WH_MS) : TCP_DIAL_MS;
   if (lb->servers_transport && *lb->servers_transport) {
     char *q = wh_qualify(lb->servers_transport, owner->provider);
     const wh_rt_elem *tr = q ? wh_runtime_find(snap->rt, WH_KIND_TCP_TRANSPORT, q) : NULL;

@@ -140,7 +140,7 @@ void wh_upstream_close_notify(wh_upstream *u) {
   if (!u->tls || !u->tls->established || !u->tcp_inited)
     return;
   wh_tls_stream_shutdown(u->tls);
-  const char *data;
+  const char *data = NULL;
   size_t n = wh_tls_stream_output(u->tls, &data);
   if (n && u->tcp.write_queue_size == 0) {
     uv_buf_t b = uv_buf_init((char *)data, (unsigned)n);

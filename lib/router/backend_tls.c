@@ -232,7 +232,7 @@ static int build_http(wh_backend_tls *b, const wh_static_config *stat, wh_runtim
   return oom ? WH_ENOMEM : 0;
 }
 
-static int build_tcp(wh_backend_tls *b, wh_runtime *rt) {
+static int build_tcp(wh_backend_tls *b, const wh_static_config *stat, wh_runtime *rt) {
   const wh_rt_list *tl = &rt->elems[WH_KIND_TCP_TRANSPORT];
   const wh_rt_list *sl = &rt->elems[WH_KIND_TCP_SERVICE];
   compiled *cv = calloc(tl->n ? tl->n : 1, sizeof(*cv));
@@ -299,14 +299,19 @@ static int build_tcp(wh_backend_tls *b, wh_runtime *rt) {
     if (!named && tcp_has_tls_server(lb)) {
       if (!dflt_tried) {
         dflt_tried = true;
-        wh_tls_client_opts o = {.name = "default@internal"};
+        const wh_static_tcp_servers_transport *st = stat->tcp_servers_transport;
+        wh_tls_client_opts o = {
+            .name = "default@internal",
+            .insecure_skip_verify = st && st->tls && st->tls->insecure_skip_verify,
+            .root_cas = st && st->tls ? &st->tls->root_cas : NULL,
+        };
         wh_errlist errs;
         wh_errlist_init(&errs);
         dflt = wh_tls_client_new(&o, &errs);
         if (!dflt && errs.n == 0)
           oom = true;
         for (size_t e = 0; e < errs.n; e++)
-          wh_log_error("TCP serversTransport (default): %s", errs.items[e]);
+          wh_log_error("tcpServersTransport (static): %s", errs.items[e]);
         wh_errlist_free(&errs);
         if (dflt && keep(b, dflt) < 0) {
           dflt = NULL;
@@ -326,7 +331,7 @@ wh_backend_tls *wh_backend_tls_build(const wh_static_config *stat, wh_runtime *r
   wh_backend_tls *b = calloc(1, sizeof(*b));
   if (!b)
     return NULL;
-  if (build_http(b, stat, rt) != 0 || build_tcp(b, rt) != 0) {
+  if (build_http(b, stat, rt) != 0 || build_tcp(b, stat, rt) != 0) {
     wh_backend_tls_free(b);
     return NULL;
   }

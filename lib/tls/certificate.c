@@ -666,3 +666,7 @@ STACK_OF(X509) * wh_cert_bundle_load(const char *value, const char *what, wh_err
   src_free(&s);
   return out;
 }
+
+const char *wh_cert_read_file(const char *path, char **out, size_t *len) {
+  return read_file_capped(path, out, len);
+}

@@ -87,6 +87,13 @@ size_t wh_cert_name_normalize(const char *in, char *out);
  * cleared). */
 int wh_cert_install(const wh_cert *c, SSL_CTX *ctx);
 
+/* Reads a whole regular file of at most 1 MiB (the cap of certFile, keyFile,
+ * rootCAs) into *out, NUL-terminated, *len bytes. Returns NULL on success
+ * (*out owned by the caller, who should OPENSSL_cleanse it when it may hold a
+ * key), else a static reason ("no such file", "not a regular file", "larger
+ * than 1 MiB"). Never blocks on a FIFO. */
+const char *wh_cert_read_file(const char *path, char **out, size_t *len);
+
 /* Every certificate of a PEM bundle (a path or inline PEM, as certFile), for
  * trust anchors such as a serversTransport's rootCAs. what names the value in
  * messages ("rootCAs[0]"). Returns a new stack the caller frees with

@@ -366,7 +366,7 @@ int wh_tls_client_start(const wh_tls_client *tc, const char *host, wh_tls_sessio
 
 /* Traefik compares the URIs with the host part replaced by the peer's (a
  * SPIFFE trust domain may change in a migration) and ASCII case folded. */
-static bool uri_matches(const char *want, const char *got, size_t got_len) {
+bool wh_tls_uri_matches(const char *want, const char *got, size_t got_len) {
   const char *ws = strstr(want, "://"), *gs = memmem(got, got_len, "://", 3);
   if (!ws || !gs)
     return strlen(want) == got_len && strncasecmp(want, got, got_len) == 0;
@@ -404,7 +404,7 @@ bool wh_tls_client_check_peer(const wh_tls_client *tc, const wh_tls_stream *t, c
   if (!uri) {
     snprintf(why, cap, "peer certificate has no URI SAN (peerCertURI \"%s\")", tc->peer_cert_uri);
   } else if (memchr(uri, 0, (size_t)len) ||
-             !uri_matches(tc->peer_cert_uri, (const char *)uri, (size_t)len)) {
+             !wh_tls_uri_matches(tc->peer_cert_uri, (const char *)uri, (size_t)len)) {
     snprintf(why, cap, "peer certificate URI \"%.*s\" does not match peerCertURI \"%s\"",
              len > 200 ? 200 : len, (const char *)uri, tc->peer_cert_uri);
   } else {

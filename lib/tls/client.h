@@ -68,6 +68,11 @@ int wh_tls_client_start(const wh_tls_client *tc, const char *host, wh_tls_sessio
 bool wh_tls_client_check_peer(const wh_tls_client *tc, const wh_tls_stream *t, char *why,
                               size_t cap);
 
+/* peerCertURI's comparison: got (a certificate's URI SAN, got_len bytes) equals
+ * want with ASCII case folded and the host part ignored, as Traefik compares
+ * them. Shared with the health checks' probes. */
+bool wh_tls_uri_matches(const char *want, const char *got, size_t got_len);
+
 /* Why a client handshake failed, for the log: the certificate verification
  * result when verification is what failed ("certificate verify failed:
  * self-signed certificate"), else the TLS error or the backend's alert. */
