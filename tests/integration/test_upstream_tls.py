@@ -475,6 +475,46 @@ def test_tcp_router_to_tls_backend(wharf, pki):
         bad.close()
 
 
+def test_tcp_tls_server_without_transport_uses_static_tcp_servers_transport(wharf, pki):
+    """A TCP server with tls: true and no serversTransport verifies against the static
+    tcpServersTransport.tls.rootCAs; without it (system roots) the private CA is refused."""
+    echo = TLSEcho(*pki["ip"])  # names 127.0.0.1
+    try:
+        edge_cert, edge_key = pki["edge"]
+        dyn = {
+            "tcp": {
+                "routers": {"t": {"rule": "HostSNI(`db.example`)", "service": "s",
+                                  "entryPoints": ["websecure"], "tls": {}}},
+                "services": {"s": {"loadBalancer": {
+                    "servers": [{"address": f"127.0.0.1:{echo.port}", "tls": True}]}}},
+            },
+            "tls": {"certificates": [{"certFile": str(edge_cert), "keyFile": str(edge_key)}]},
+        }
+        ca = pki["ca_pem"]
+        for static_ca, expect in ((True, b"tlsecho:ping"), (False, b"")):
+            static = {"entryPoints": {"websecure": {}}}
+            if static_ca:
+                static["tcpServersTransport"] = {"tls": {"rootCAs": [ca]}}
+            w = wharf.start(static, dyn)
+            port = w.ports["websecure"]
+
+            def answered():
+                try:
+                    _tls_exchange(port, "db.example", ca, b"ping", 2)
+                    return True
+                except (OSError, ssl.SSLError):
+                    return False
+
+            wait_until(answered, 15, 0.1)
+            assert _tls_exchange(port, "db.example", ca, b"ping") == expect
+            if not static_ca:
+                w.wait_for_log(rf"TLS to backend tls://127\.0\.0\.1:{echo.port} failed: "
+                               r"certificate verify failed")
+            w.stop()
+    finally:
+        echo.close()
+
+
 # ---- WebSocket ----------------------------------------------------------------------------
 
 def test_websocket_over_https_backend(wharf, pki):
