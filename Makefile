@@ -8,8 +8,8 @@ SHELL := /bin/bash
 FORMAT_FILES = $(shell find cmd lib providers middleware tests -path tests/fuzz/corpus -prune \
                  -o -type f \( -name '*.c' -o -name '*.h' \) -print 2>/dev/null | sort)
 
-.PHONY: setup build run test fuzz bench bench-docker bench-tls bench-observe format format-check \
-        clean
+.PHONY: setup build run test fuzz bench bench-docker bench-tls bench-observe bench-upstream-tls \
+        format format-check clean
 
 setup:
 	scripts/setup.sh
@@ -42,6 +42,14 @@ bench-tls: build
 bench-observe: build
 	scripts/setup.sh --bench
 	WHARF_BIN=$${WHARF_BIN:-build/release/wharf} python3 bench/observe.py
+
+# Proxying to an HTTPS backend (TLS to the backend, verified, pooled, sessions resumed) against
+# nginx's `proxy_pass https://` with keep-alive and proxy_ssl_session_reuse; counts the TLS
+# handshakes the backend sees (about a minute and a half; run after `make bench`, which rewrites
+# bench/RESULTS.md).
+bench-upstream-tls: build
+	scripts/setup.sh --bench
+	WHARF_BIN=$${WHARF_BIN:-build/release/wharf} python3 bench/upstream_tls.py
 
 # Label change latency with 500 labelled containers on a private dockerd (about 10 minutes,
 # most of it creating the containers).

@@ -2159,10 +2159,15 @@ static void proxy_start(wh_conn *c, const wh_rt_elem *router, wh_mw_exchange *x,
   c->dial_ms = ft ? (uint64_t)(ft->dial_timeout / WH_MS) : 30000;
   c->resp_head_ms = ft ? (uint64_t)(ft->response_header_timeout / WH_MS) : 0;
   c->idle_conn_ms = ft ? (uint64_t)(ft->idle_conn_timeout / WH_MS) : 90000;
-  /* Go's rule: 0 means its default (2, or 200 on the static default
-   * transport), negative means no idle connections at all */
-  int64_t mi = st ? st->max_idle_conns_per_host : (sst ? sst->max_idle_conns_per_host : 200);
-  c->max_idle = mi > 0 ? (size_t)mi : mi == 0 ? (st ? 2 : 200) : 0;
+  /* A transport that leaves maxIdleConnsPerHost unset takes the static
+   * default's (200 unless set there). Traefik gives it Go's 2, a known trap:
+   * with more requests in flight than that, most of them open a connection
+   * (a TLS handshake for https) and close it after one exchange, about 7x
+   * slower in bench/RESULTS.md "HTTPS backends". An explicit 0 on the static
+   * default is Go's 2 (Traefik's behaviour there). */
+  int64_t smi = sst ? sst->max_idle_conns_per_host : 200;
+  int64_t mi = st && st->max_idle_conns_per_host > 0 ? st->max_idle_conns_per_host : smi;
+  c->max_idle = mi > 0 ? (size_t)mi : mi == 0 ? 2 : 0;
 
   /* headers for the backend */
   bool pass_host = lbc ? lbc->pass_host_header : true;

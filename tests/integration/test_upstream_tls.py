@@ -306,6 +306,33 @@ def test_upstream_tls_connections_are_reused(wharf, servers, pki):
         f"(bound {workers} workers x {idle} idle)")
 
 
+def test_transport_without_max_idle_keeps_its_connections(wharf, servers, pki):
+    """A transport that does not set maxIdleConnsPerHost pools like the static default (200),
+    not like Go's 2: 16 keep-alive clients in parallel reuse their upstream connections instead
+    of opening one per request."""
+    workers, clients, per_client = 2, 16, 100
+    n = servers.nginx(pki["backend"])
+    w = wharf.start(static(workers=workers), one_backend(n.https_url, {
+        "serverName": "backend.example", "rootCAs": [pki["ca_pem"]]}))
+    assert routed(w).status_code == 200, w.log_tail()
+    before = len(n.lines())
+    errors, statuses = [], {}
+    threads = [threading.Thread(target=_keepalive_client,
+                                args=(w.ports["web"], per_client, HOST, errors, statuses))
+               for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, (errors[:5], statuses)
+    assert statuses == {200: clients * per_client}, statuses
+    wait_until(lambda: len(n.lines()) >= before + clients * per_client, 10)
+    # at most one upstream connection per client connection in flight (plus the probe's);
+    # with 2 idle per worker it would be hundreds
+    conns = n.connections()
+    assert len(conns) <= clients + 2, f"{len(conns)} TLS handshakes for {clients * per_client}"
+
+
 @pytest.mark.parametrize("protocol", ["TLSv1.2", "TLSv1.3"])
 def test_session_resumed_on_new_connections(wharf, servers, pki, protocol):
     # keepalive_requests 1: nginx closes every connection after one answer, so each request
