@@ -540,7 +540,7 @@ static int cert_value(probe_tls *p, const char *transport, const char *what, con
 
 /* A new probe_tls (one reference) from tls (NULL: the defaults), or NULL on
  * OOM. A file that cannot be read leaves the reason in ->error. */
-static probe_tls *tls_load(const wh_health_tls *tls, bool insecure) {
+static probe_tls *tls_load(const wh_tls_client_opts *tls, bool insecure) {
   probe_tls *p = calloc(1, sizeof(*p));
   if (!p)
     return NULL;
@@ -548,7 +548,7 @@ static probe_tls *tls_load(const wh_health_tls *tls, bool insecure) {
   p->insecure = insecure;
   if (!tls)
     return p;
-  const char *tn = tls->transport;
+  const char *tn = tls->name;
   p->insecure = tls->insecure_skip_verify;
   if ((tls->server_name && *tls->server_name && !(p->server_name = wh_strdup(tls->server_name))) ||
       (tls->peer_cert_uri && *tls->peer_cert_uri &&
@@ -643,7 +643,7 @@ static int push_pending(wh_health_checker *hc, target *t) {
 }
 
 static int add_service(wh_health_checker *hc, const char *service, const wh_lb_service *cfg,
-                       const wh_health_tls *tls, bool insecure) {
+                       const wh_tls_client_opts *tls, bool insecure) {
   if (!cfg || !cfg->health_check)
     return 0;
   const wh_health_check *h = cfg->health_check;
@@ -690,7 +690,7 @@ int wh_health_checker_add(wh_health_checker *hc, const char *service, const wh_l
 }
 
 int wh_health_checker_add_tls(wh_health_checker *hc, const char *service, const wh_lb_service *cfg,
-                              const wh_health_tls *tls) {
+                              const wh_tls_client_opts *tls) {
   return add_service(hc, service, cfg, tls, false);
 }
 
@@ -759,8 +759,8 @@ int wh_health_checker_update(wh_health_checker *hc, const wh_runtime *rt,
     return 0;
   wh_health_checker_begin(hc);
   const wh_static_servers_transport *st = stat ? stat->servers_transport : NULL;
-  const wh_health_tls dflt = {
-      .transport = "default@internal",
+  const wh_tls_client_opts dflt = {
+      .name = "default@internal",
       .insecure_skip_verify = st && st->insecure_skip_verify,
       .root_cas = st ? &st->root_cas : NULL,
   };
@@ -771,7 +771,7 @@ int wh_health_checker_update(wh_health_checker *hc, const wh_runtime *rt,
     if (el->status == WH_STATUS_DISABLED || !svc || !svc->load_balancer ||
         !svc->load_balancer->health_check)
       continue;
-    wh_health_tls tls = dflt;
+    wh_tls_client_opts tls = dflt;
     const char *ref = svc->load_balancer->servers_transport;
     char *q = NULL;
     if (ref && *ref) {
@@ -783,8 +783,8 @@ int wh_health_checker_update(wh_health_checker *hc, const wh_runtime *rt,
       const wh_rt_elem *tr = find_transport(rt, q);
       const wh_servers_transport *c = tr ? tr->cfg : NULL;
       if (c)
-        tls = (wh_health_tls){
-            .transport = q,
+        tls = (wh_tls_client_opts){
+            .name = q,
             .server_name = c->server_name,
             .insecure_skip_verify = c->insecure_skip_verify,
             .root_cas = &c->root_cas,

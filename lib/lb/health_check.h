@@ -14,6 +14,7 @@
 #include "lib/config/runtime.h"
 #include "lib/config/static.h"
 #include "lib/lb/lb.h"
+#include "lib/tls/client.h"
 
 typedef struct wh_health_checker wh_health_checker;
 
@@ -36,25 +37,16 @@ wh_health_checker *wh_health_checker_new(uv_loop_t *loop, wh_health_store *store
 int wh_health_checker_update(wh_health_checker *hc, const wh_runtime *rt,
                              const wh_static_config *stat);
 
-/* The TLS settings of a service's probes (all borrowed for the call). */
-typedef struct wh_health_tls {
-  const char *transport;       /* "st@file", "default@internal": for messages */
-  const char *server_name;     /* SNI and the name verified; NULL: the URL's host */
-  bool insecure_skip_verify;   /* no chain or name check (peerCertURI still checks the chain) */
-  const wh_strlist *root_cas;  /* paths or inline PEM; NULL or empty: the system roots */
-  const wh_list *certificates; /* of wh_cert_files: the first is the client certificate */
-  const char *peer_cert_uri;   /* the leaf's first URI SAN must match (host part ignored) */
-} wh_health_tls;
-
 /* The same in steps, for callers without a runtime (tests): begin, add each
- * service (cfg and tls borrowed for the call; insecure: skip TLS
+ * service (cfg and tls borrowed for the call; tls: the service's transport's
+ * options as the data plane compiles them, `http` unused; insecure: skip TLS
  * verification; tls NULL: the system roots), commit. A service added twice
  * keeps the first. */
 void wh_health_checker_begin(wh_health_checker *hc);
 int wh_health_checker_add(wh_health_checker *hc, const char *service, const wh_lb_service *cfg,
                           bool insecure);
 int wh_health_checker_add_tls(wh_health_checker *hc, const char *service, const wh_lb_service *cfg,
-                              const wh_health_tls *tls);
+                              const wh_tls_client_opts *tls);
 void wh_health_checker_commit(wh_health_checker *hc);
 
 /* Number of servers being probed. */

@@ -619,23 +619,9 @@ static int tls_flush(wh_conn *c) {
 }
 
 static int tls_write(wh_conn *c, const uv_buf_t *bufs, unsigned n) {
-  size_t total = 0;
-  for (unsigned i = 0; i < n; i++)
-    total += bufs[i].len;
-  if (n > 1 && total <= sizeof(c->w->tls_out)) {
-    /* one record for a head and a small body rather than one each */
-    size_t off = 0;
-    for (unsigned i = 0; i < n; i++) {
-      memcpy(c->w->tls_out + off, bufs[i].base, bufs[i].len);
-      off += bufs[i].len;
-    }
-    if (wh_tls_stream_write(c->tls, c->w->tls_out, off) < 0)
-      return UV_EPROTO;
-  } else {
-    for (unsigned i = 0; i < n; i++)
-      if (bufs[i].len && wh_tls_stream_write(c->tls, bufs[i].base, bufs[i].len) < 0)
-        return UV_EPROTO;
-  }
+  if (wh_tls_stream_writev(c->tls, (const struct iovec *)bufs, n, c->w->tls_out,
+                           sizeof(c->w->tls_out)) < 0)
+    return UV_EPROTO;
   return tls_flush(c);
 }
 

@@ -11,6 +11,13 @@
 #include "lib/tls/client.h"
 #include "lib/tls/tls_stream.h"
 
+/* wh_tls_stream_writev takes the uv_buf_t arrays of this file and conn.c as
+ * iovecs, which libuv documents them to be on Unix. */
+_Static_assert(sizeof(uv_buf_t) == sizeof(struct iovec) &&
+                   offsetof(uv_buf_t, base) == offsetof(struct iovec, iov_base) &&
+                   offsetof(uv_buf_t, len) == offsetof(struct iovec, iov_len),
+               "uv_buf_t is not laid out as struct iovec");
+
 /* Go's http.Transport TLSHandshakeTimeout, which Traefik keeps. */
 #define TLS_HANDSHAKE_MS 10000
 
@@ -416,23 +423,9 @@ static void up_write_done(void *owner, int status) {
 }
 
 static int tls_write(wh_upstream *u, const uv_buf_t *bufs, unsigned n) {
-  size_t total = 0;
-  for (unsigned i = 0; i < n; i++)
-    total += bufs[i].len;
-  if (n > 1 && total <= sizeof(u->w->tls_out)) {
-    /* one record for a head and a small body rather than one each */
-    size_t off = 0;
-    for (unsigned i = 0; i < n; i++) {
-      memcpy(u->w->tls_out + off, bufs[i].base, bufs[i].len);
-      off += bufs[i].len;
-    }
-    if (wh_tls_stream_write(u->tls, u->w->tls_out, off) < 0)
-      return UV_EPROTO;
-  } else {
-    for (unsigned i = 0; i < n; i++)
-      if (bufs[i].len && wh_tls_stream_write(u->tls, bufs[i].base, bufs[i].len) < 0)
-        return UV_EPROTO;
-  }
+  if (wh_tls_stream_writev(u->tls, (const struct iovec *)bufs, n, u->w->tls_out,
+                           sizeof(u->w->tls_out)) < 0)
+    return UV_EPROTO;
   return tls_flush(u);
 }
 

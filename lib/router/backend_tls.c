@@ -99,27 +99,110 @@ static void disable_users(wh_runtime *rt, wh_kind router_kind, wh_rt_elem *svc,
   free(msg);
 }
 
-static bool http_has_tls_server(const wh_lb_service *lb) {
+/* What differs between the HTTP and the TCP side. */
+typedef struct side {
+  wh_kind transport_kind, service_kind, router_kind;
+  const char *default_what; /* for the log: which static option the default comes from */
+  /* The TLS options of transport element el: 1 filled in o, 0 no TLS section
+   * (its services use the default), -1 refused with *why. */
+  int (*transport_opts)(const wh_rt_elem *el, wh_tls_client_opts *o, const char **why);
+  /* Service element el: -1 when it has no loadBalancer, else whether one of
+   * its servers speaks TLS; *ref gets its serversTransport reference. */
+  int (*service)(const wh_rt_elem *el, const char **ref);
+  void (*default_opts)(const wh_static_config *stat, wh_tls_client_opts *o);
+} side;
+
+static const char spiffe_refused[] = "spiffe: SPIFFE workload API sources are not supported by "
+                                     "wharf; use rootCAs, certificates and peerCertURI";
+
+static int http_transport_opts(const wh_rt_elem *el, wh_tls_client_opts *o, const char **why) {
+  const wh_servers_transport *t = el->cfg;
+  if (t->spiffe) {
+    *why = spiffe_refused;
+    return -1;
+  }
+  *o = (wh_tls_client_opts){
+      .name = el->name,
+      .server_name = t->server_name,
+      .insecure_skip_verify = t->insecure_skip_verify,
+      .root_cas = &t->root_cas,
+      .certificates = &t->certificates,
+      .peer_cert_uri = t->peer_cert_uri,
+      .http = true,
+  };
+  return 1;
+}
+
+static int http_service(const wh_rt_elem *el, const char **ref) {
+  const wh_http_service *svc = el->cfg;
+  const wh_lb_service *lb = svc ? svc->load_balancer : NULL;
+  if (!lb)
+    return -1;
+  *ref = lb->servers_transport;
   for (size_t i = 0; i < lb->servers.n; i++) {
     const wh_server *s = (const wh_server *)lb->servers.items + i;
     if (s->url && strncasecmp(s->url, "https://", 8) == 0)
-      return true;
+      return 1;
   }
-  return false;
+  return 0;
 }
 
-static bool tcp_has_tls_server(const wh_tcp_lb_service *lb) {
+static void http_default_opts(const wh_static_config *stat, wh_tls_client_opts *o) {
+  const wh_static_servers_transport *st = stat->servers_transport;
+  o->insecure_skip_verify = st && st->insecure_skip_verify;
+  o->root_cas = st ? &st->root_cas : NULL;
+  o->http = true;
+}
+
+static int tcp_transport_opts(const wh_rt_elem *el, wh_tls_client_opts *o, const char **why) {
+  const wh_tcp_servers_transport *t = el->cfg;
+  if (!t->tls)
+    return 0;
+  if (t->tls->spiffe) {
+    *why = spiffe_refused;
+    return -1;
+  }
+  *o = (wh_tls_client_opts){
+      .name = el->name,
+      .server_name = t->tls->server_name,
+      .insecure_skip_verify = t->tls->insecure_skip_verify,
+      .root_cas = &t->tls->root_cas,
+      .certificates = &t->tls->certificates,
+      .peer_cert_uri = t->tls->peer_cert_uri,
+  };
+  return 1;
+}
+
+static int tcp_service(const wh_rt_elem *el, const char **ref) {
+  const wh_tcp_service *svc = el->cfg;
+  const wh_tcp_lb_service *lb = svc ? svc->load_balancer : NULL;
+  if (!lb)
+    return -1;
+  *ref = lb->servers_transport;
   for (size_t i = 0; i < lb->servers.n; i++)
     if (((const wh_tcp_server *)lb->servers.items)[i].tls)
-      return true;
-  return false;
+      return 1;
+  return 0;
 }
+
+static void tcp_default_opts(const wh_static_config *stat, wh_tls_client_opts *o) {
+  const wh_static_tcp_servers_transport *st = stat->tcp_servers_transport;
+  o->insecure_skip_verify = st && st->tls && st->tls->insecure_skip_verify;
+  o->root_cas = st && st->tls ? &st->tls->root_cas : NULL;
+}
+
+static const side http_side = {
+    WH_KIND_HTTP_TRANSPORT, WH_KIND_HTTP_SERVICE, WH_KIND_HTTP_ROUTER, "serversTransport (static)",
+    http_transport_opts,    http_service,         http_default_opts};
+static const side tcp_side = {
+    WH_KIND_TCP_TRANSPORT, WH_KIND_TCP_SERVICE, WH_KIND_TCP_ROUTER, "tcpServersTransport (static)",
+    tcp_transport_opts,    tcp_service,         tcp_default_opts};
 
 /* Transport element name -> compiled client, for the service pass. */
 typedef struct compiled {
   const char *name;
   const wh_errlist *errors; /* the transport element's, when it failed */
-  wh_tls_client *tc;        /* NULL: failed or nothing to compile */
+  wh_tls_client *tc;        /* NULL: failed, or no TLS section */
   bool failed;
 } compiled;
 
@@ -130,199 +213,103 @@ static const compiled *find_compiled(const compiled *v, size_t n, const char *na
   return NULL;
 }
 
-static int build_http(wh_backend_tls *b, const wh_static_config *stat, wh_runtime *rt) {
-  const wh_rt_list *tl = &rt->elems[WH_KIND_HTTP_TRANSPORT];
-  const wh_rt_list *sl = &rt->elems[WH_KIND_HTTP_SERVICE];
+/* The static default, made only when a service needs it: loading the system
+ * roots is not free and most deployments have no TLS backend. */
+typedef struct lazy_default {
+  const wh_static_config *stat;
+  wh_tls_client *tc;
+  bool tried;
+  wh_errlist errs;
+} lazy_default;
+
+static wh_tls_client *get_default(wh_backend_tls *b, const side *sd, lazy_default *d, bool *oom) {
+  if (d->tried)
+    return d->tc;
+  d->tried = true;
+  wh_tls_client_opts o = {.name = "default@internal"};
+  sd->default_opts(d->stat, &o);
+  d->tc = wh_tls_client_new(&o, &d->errs);
+  if (!d->tc && d->errs.n == 0)
+    *oom = true;
+  for (size_t e = 0; e < d->errs.n; e++)
+    wh_log_error("%s: %s", sd->default_what, d->errs.items[e]);
+  if (d->tc && keep(b, d->tc) < 0) {
+    d->tc = NULL;
+    *oom = true;
+  }
+  if (d->tc && wh_tls_client_insecure(d->tc))
+    warn_insecure("default@internal");
+  return d->tc;
+}
+
+/* Compiles every transport of one side, then maps its services with TLS
+ * servers to their client into *out (sorted, as rt's lists are). */
+static int build_side(wh_backend_tls *b, const side *sd, const wh_static_config *stat,
+                      wh_runtime *rt, svc_tls **out, size_t *nout) {
+  const wh_rt_list *tl = &rt->elems[sd->transport_kind];
+  const wh_rt_list *sl = &rt->elems[sd->service_kind];
   compiled *cv = calloc(tl->n ? tl->n : 1, sizeof(*cv));
-  b->http = calloc(sl->n ? sl->n : 1, sizeof(*b->http));
-  if (!cv || !b->http) {
+  *out = calloc(sl->n ? sl->n : 1, sizeof(**out));
+  if (!cv || !*out) {
     free(cv);
     return WH_ENOMEM;
   }
   bool oom = false;
   for (size_t i = 0; i < tl->n && !oom; i++) {
     wh_rt_elem *el = tl->v[i];
-    const wh_servers_transport *t = el->cfg;
     cv[i].name = el->name;
     cv[i].errors = &el->errors;
-    if (!t || el->status == WH_STATUS_DISABLED) {
+    if (!el->cfg || el->status == WH_STATUS_DISABLED) {
       cv[i].failed = true;
       continue;
     }
-    if (t->spiffe) {
-      wh_runtime_disable(el, "spiffe: SPIFFE workload API sources are not supported by wharf; "
-                             "use rootCAs, certificates and peerCertURI");
+    wh_tls_client_opts o;
+    const char *why = NULL;
+    int rc = sd->transport_opts(el, &o, &why);
+    if (rc < 0) {
+      wh_runtime_disable(el, "%s", why);
       cv[i].failed = true;
-      continue;
-    }
-    wh_tls_client_opts o = {
-        .name = el->name,
-        .server_name = t->server_name,
-        .insecure_skip_verify = t->insecure_skip_verify,
-        .root_cas = &t->root_cas,
-        .certificates = &t->certificates,
-        .peer_cert_uri = t->peer_cert_uri,
-        .http = true,
-    };
-    cv[i].tc = compile(el, &o, &cv[i].failed, &oom);
-    if (cv[i].tc && keep(b, cv[i].tc) < 0) {
-      cv[i].tc = NULL;
-      oom = true;
+    } else if (rc > 0) {
+      cv[i].tc = compile(el, &o, &cv[i].failed, &oom);
+      if (cv[i].tc && keep(b, cv[i].tc) < 0) {
+        cv[i].tc = NULL;
+        oom = true;
+      }
     }
   }
-  /* the static default, made only when a service needs it: loading the
-   * system roots is not free and most deployments have no https backend */
-  wh_tls_client *dflt = NULL;
-  bool dflt_tried = false;
-  wh_errlist dflt_errs;
-  wh_errlist_init(&dflt_errs);
+  lazy_default dflt = {.stat = stat};
+  wh_errlist_init(&dflt.errs);
   for (size_t i = 0; i < sl->n && !oom; i++) {
     wh_rt_elem *el = sl->v[i];
-    const wh_http_service *svc = el->cfg;
-    const wh_lb_service *lb = svc ? svc->load_balancer : NULL;
-    if (!lb || el->status == WH_STATUS_DISABLED)
+    const char *ref = NULL;
+    int has_tls = el->status == WH_STATUS_DISABLED ? -1 : sd->service(el, &ref);
+    if (has_tls < 0)
       continue;
     const wh_tls_client *tc = NULL;
-    bool named = lb->servers_transport && *lb->servers_transport;
-    if (named) {
-      char *q = wh_qualify(lb->servers_transport, el->provider);
+    bool named = false; /* a transport with its own TLS settings decides */
+    if (ref && *ref) {
+      char *q = wh_qualify(ref, el->provider);
       if (!q) {
         oom = true;
         break;
       }
       /* "default@internal" names the static default explicitly */
-      named = strcmp(q, "default@internal") != 0;
-      const compiled *c = named ? find_compiled(cv, tl->n, q) : NULL;
+      const compiled *c = strcmp(q, "default@internal") ? find_compiled(cv, tl->n, q) : NULL;
       if (c && c->failed)
-        disable_users(rt, WH_KIND_HTTP_ROUTER, el, q, c->errors);
-      tc = c ? c->tc : NULL;
-      free(q);
-    }
-    if (!named && http_has_tls_server(lb)) {
-      if (!dflt_tried) {
-        dflt_tried = true;
-        const wh_static_servers_transport *st = stat->servers_transport;
-        wh_tls_client_opts o = {
-            .name = "default@internal",
-            .insecure_skip_verify = st && st->insecure_skip_verify,
-            .root_cas = st ? &st->root_cas : NULL,
-            .http = true,
-        };
-        dflt = wh_tls_client_new(&o, &dflt_errs);
-        if (!dflt && dflt_errs.n == 0)
-          oom = true;
-        for (size_t e = 0; e < dflt_errs.n; e++)
-          wh_log_error("serversTransport (static): %s", dflt_errs.items[e]);
-        if (dflt && keep(b, dflt) < 0) {
-          dflt = NULL;
-          oom = true;
-        }
-        if (dflt && wh_tls_client_insecure(dflt))
-          warn_insecure("default@internal");
-      }
-      if (!dflt && !oom)
-        disable_users(rt, WH_KIND_HTTP_ROUTER, el, "default@internal", &dflt_errs);
-      tc = dflt;
-    }
-    if (tc && http_has_tls_server(lb))
-      b->http[b->nhttp++] = (svc_tls){el->name, tc};
-  }
-  wh_errlist_free(&dflt_errs);
-  free(cv);
-  return oom ? WH_ENOMEM : 0;
-}
-
-static int build_tcp(wh_backend_tls *b, const wh_static_config *stat, wh_runtime *rt) {
-  const wh_rt_list *tl = &rt->elems[WH_KIND_TCP_TRANSPORT];
-  const wh_rt_list *sl = &rt->elems[WH_KIND_TCP_SERVICE];
-  compiled *cv = calloc(tl->n ? tl->n : 1, sizeof(*cv));
-  b->tcp = calloc(sl->n ? sl->n : 1, sizeof(*b->tcp));
-  if (!cv || !b->tcp) {
-    free(cv);
-    return WH_ENOMEM;
-  }
-  bool oom = false;
-  for (size_t i = 0; i < tl->n && !oom; i++) {
-    wh_rt_elem *el = tl->v[i];
-    const wh_tcp_servers_transport *t = el->cfg;
-    cv[i].name = el->name;
-    cv[i].errors = &el->errors;
-    if (!t || el->status == WH_STATUS_DISABLED) {
-      cv[i].failed = true;
-      continue;
-    }
-    if (!t->tls)
-      continue; /* no TLS section: the default client, made below */
-    if (t->tls->spiffe) {
-      wh_runtime_disable(el, "tls.spiffe: SPIFFE workload API sources are not supported by "
-                             "wharf; use rootCAs, certificates and peerCertURI");
-      cv[i].failed = true;
-      continue;
-    }
-    wh_tls_client_opts o = {
-        .name = el->name,
-        .server_name = t->tls->server_name,
-        .insecure_skip_verify = t->tls->insecure_skip_verify,
-        .root_cas = &t->tls->root_cas,
-        .certificates = &t->tls->certificates,
-        .peer_cert_uri = t->tls->peer_cert_uri,
-    };
-    cv[i].tc = compile(el, &o, &cv[i].failed, &oom);
-    if (cv[i].tc && keep(b, cv[i].tc) < 0) {
-      cv[i].tc = NULL;
-      oom = true;
-    }
-  }
-  wh_tls_client *dflt = NULL;
-  bool dflt_tried = false;
-  for (size_t i = 0; i < sl->n && !oom; i++) {
-    wh_rt_elem *el = sl->v[i];
-    const wh_tcp_service *svc = el->cfg;
-    const wh_tcp_lb_service *lb = svc ? svc->load_balancer : NULL;
-    if (!lb || el->status == WH_STATUS_DISABLED)
-      continue;
-    const wh_tls_client *tc = NULL;
-    bool named = lb->servers_transport && *lb->servers_transport;
-    if (named) {
-      char *q = wh_qualify(lb->servers_transport, el->provider);
-      if (!q) {
-        oom = true;
-        break;
-      }
-      const compiled *c = find_compiled(cv, tl->n, q);
-      if (c && c->failed)
-        disable_users(rt, WH_KIND_TCP_ROUTER, el, q, c->errors);
-      tc = c ? c->tc : NULL;
+        disable_users(rt, sd->router_kind, el, q, c->errors);
       named = c && (c->tc || c->failed);
+      tc = c ? c->tc : NULL;
       free(q);
     }
-    if (!named && tcp_has_tls_server(lb)) {
-      if (!dflt_tried) {
-        dflt_tried = true;
-        const wh_static_tcp_servers_transport *st = stat->tcp_servers_transport;
-        wh_tls_client_opts o = {
-            .name = "default@internal",
-            .insecure_skip_verify = st && st->tls && st->tls->insecure_skip_verify,
-            .root_cas = st && st->tls ? &st->tls->root_cas : NULL,
-        };
-        wh_errlist errs;
-        wh_errlist_init(&errs);
-        dflt = wh_tls_client_new(&o, &errs);
-        if (!dflt && errs.n == 0)
-          oom = true;
-        for (size_t e = 0; e < errs.n; e++)
-          wh_log_error("tcpServersTransport (static): %s", errs.items[e]);
-        wh_errlist_free(&errs);
-        if (dflt && keep(b, dflt) < 0) {
-          dflt = NULL;
-          oom = true;
-        }
-      }
-      tc = dflt;
+    if (!named && has_tls) {
+      tc = get_default(b, sd, &dflt, &oom);
+      if (!tc && !oom)
+        disable_users(rt, sd->router_kind, el, "default@internal", &dflt.errs);
     }
-    if (tc && tcp_has_tls_server(lb))
-      b->tcp[b->ntcp++] = (svc_tls){el->name, tc};
+    if (tc && has_tls)
+      (*out)[(*nout)++] = (svc_tls){el->name, tc};
   }
+  wh_errlist_free(&dflt.errs);
   free(cv);
   return oom ? WH_ENOMEM : 0;
 }
@@ -331,7 +318,8 @@ wh_backend_tls *wh_backend_tls_build(const wh_static_config *stat, wh_runtime *r
   wh_backend_tls *b = calloc(1, sizeof(*b));
   if (!b)
     return NULL;
-  if (build_http(b, stat, rt) != 0 || build_tcp(b, stat, rt) != 0) {
+  if (build_side(b, &http_side, stat, rt, &b->http, &b->nhttp) != 0 ||
+      build_side(b, &tcp_side, stat, rt, &b->tcp, &b->ntcp) != 0) {
     wh_backend_tls_free(b);
     return NULL;
   }

@@ -112,6 +112,27 @@ int wh_tls_stream_write(wh_tls_stream *t, const void *data, size_t len) {
   return 0;
 }
 
+int wh_tls_stream_writev(wh_tls_stream *t, const struct iovec *v, unsigned n, char *scratch,
+                         size_t cap) {
+  size_t total = 0;
+  for (unsigned i = 0; i < n; i++)
+    total += v[i].iov_len;
+  if (n > 1 && total <= cap) {
+    size_t off = 0;
+    for (unsigned i = 0; i < n; i++) {
+      memcpy(scratch + off, v[i].iov_base, v[i].iov_len);
+      off += v[i].iov_len;
+    }
+    return wh_tls_stream_write(t, scratch, off);
+  }
+  for (unsigned i = 0; i < n; i++) {
+    int rc = v[i].iov_len ? wh_tls_stream_write(t, v[i].iov_base, v[i].iov_len) : 0;
+    if (rc < 0)
+      return rc;
+  }
+  return 0;
+}
+
 void wh_tls_stream_shutdown(wh_tls_stream *t) {
   if (t->ssl && t->established && !t->failed)
     (void)SSL_shutdown(t->ssl);

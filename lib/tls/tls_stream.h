@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 typedef struct wh_tls_stream {
   SSL *ssl;         /* owned */
@@ -47,6 +48,12 @@ ssize_t wh_tls_stream_read(wh_tls_stream *t, char *buf, size_t cap);
  * WH_TLS_ERROR, or WH_TLS_NOT_READY before the handshake finished (write
  * once established; nothing was queued). */
 int wh_tls_stream_write(wh_tls_stream *t, const void *data, size_t len);
+/* wh_tls_stream_write of n buffers, coalesced through scratch (cap bytes)
+ * into one record when there are several and they fit: a response head and
+ * a small body then cost one record, not two. libuv's uv_buf_t is laid out
+ * as struct iovec on Unix, so callers pass their buffers cast. */
+int wh_tls_stream_writev(wh_tls_stream *t, const struct iovec *v, unsigned n, char *scratch,
+                         size_t cap);
 /* Queues close_notify. */
 void wh_tls_stream_shutdown(wh_tls_stream *t);
 /* The bytes waiting to be sent: a view valid until the next call on t;

@@ -127,7 +127,7 @@ static void fx_setup(fixture *f) {
   close(fd);
 }
 
-static void fx_commit(fixture *f, const wh_health_tls *tls) {
+static void fx_commit(fixture *f, const wh_tls_client_opts *tls) {
   wh_health_checker_begin(f->hc);
   assert_int_equal(wh_health_checker_add_tls(f->hc, "app@file", &f->svc.lb, tls), 0);
   wh_health_checker_commit(f->hc);
@@ -150,8 +150,8 @@ static void test_missing_root_ca_is_down_without_probing(void **state) {
   fx_setup(&f);
   char *cas[] = {(char *)"/nonexistent/wharf-test/ca.pem"};
   wh_strlist roots = {cas, 1};
-  wh_health_tls tls = {
-      .transport = "st@file", .server_name = "backend.example", .root_cas = &roots};
+  wh_tls_client_opts tls = {
+      .name = "st@file", .server_name = "backend.example", .root_cas = &roots};
   fx_commit(&f, &tls);
   const wh_lb_server *s = wh_lb_server_at(f.lb, 0);
   assert_true(run_until(&f.loop, is_down, (void *)s, 3000));
@@ -168,7 +168,7 @@ static void test_unreadable_bundle_or_key_is_down_without_probing(void **state) 
   /* the second rootCAs entry is unreadable: the concatenated bundle fails */
   char *cas[] = {f.existing, (char *)"/nonexistent/wharf-test/ca2.pem"};
   wh_strlist roots = {cas, 2};
-  wh_health_tls tls = {.transport = "st@file", .root_cas = &roots};
+  wh_tls_client_opts tls = {.name = "st@file", .root_cas = &roots};
   fx_commit(&f, &tls);
   const wh_lb_server *s = wh_lb_server_at(f.lb, 0);
   assert_true(run_until(&f.loop, is_down, (void *)s, 3000));
@@ -178,7 +178,7 @@ static void test_unreadable_bundle_or_key_is_down_without_probing(void **state) 
   wh_strlist roots1 = {one, 1};
   wh_cert_files cf = {.cert_file = f.existing, .key_file = (char *)"/nonexistent/wharf-test/k.pem"};
   wh_list certs = {&cf, 1};
-  wh_health_tls tls2 = {.transport = "st@file", .root_cas = &roots1, .certificates = &certs};
+  wh_tls_client_opts tls2 = {.name = "st@file", .root_cas = &roots1, .certificates = &certs};
   fx_commit(&f, &tls2);
   run_until(&f.loop, never, NULL, 300);
   assert_false(wh_lb_server_up(s));
@@ -192,7 +192,7 @@ static void test_reload_with_readable_files_probes_again(void **state) {
   fx_setup(&f);
   char *bad[] = {(char *)"/nonexistent/wharf-test/ca.pem"};
   wh_strlist roots = {bad, 1};
-  wh_health_tls tls = {.transport = "st@file", .root_cas = &roots};
+  wh_tls_client_opts tls = {.name = "st@file", .root_cas = &roots};
   fx_commit(&f, &tls);
   const wh_lb_server *s = wh_lb_server_at(f.lb, 0);
   assert_true(run_until(&f.loop, is_down, (void *)s, 3000));
@@ -202,7 +202,7 @@ static void test_reload_with_readable_files_probes_again(void **state) {
    * then fails, as the listener speaks no TLS). */
   char *good[] = {f.existing};
   wh_strlist roots2 = {good, 1};
-  wh_health_tls tls2 = {.transport = "st@file", .root_cas = &roots2};
+  wh_tls_client_opts tls2 = {.name = "st@file", .root_cas = &roots2};
   fx_commit(&f, &tls2);
   assert_true(run_until(&f.loop, connected, &f.srv, 3000));
   fx_done(&f);
