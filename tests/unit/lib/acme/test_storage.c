@@ -23,6 +23,8 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "tests/unit/support/pki.h"
+
 #include "lib/acme/storage.h"
 #include "lib/core/log.h"
 
@@ -38,17 +40,6 @@ static pair g_wild, g_www, g_other; /* g_other: a third, unrelated certificate *
 static char *g_account_key_b64;     /* base64 of a PKCS#1 DER RSA key, as Traefik writes */
 static char g_dir[64];
 
-static char *bio_take(BIO *b) {
-  char *data = NULL;
-  long n = BIO_get_mem_data(b, &data);
-  char *s = malloc((size_t)n + 1);
-  assert_non_null(s);
-  memcpy(s, data, (size_t)n);
-  s[n] = '\0';
-  BIO_free(b);
-  return s;
-}
-
 static char *b64(const void *data, size_t n) {
   char *out = malloc(4 * ((n + 2) / 3) + 1);
   assert_non_null(out);
@@ -56,35 +47,18 @@ static char *b64(const void *data, size_t n) {
   return out;
 }
 
+/* A self-signed certificate for a fresh P-256 key, valid from an hour ago
+ * for days. */
 static void make_pair(pair *p, const char *cn, const char *san, long days) {
   EVP_PKEY *k = EVP_EC_gen("P-256");
   assert_non_null(k);
-  X509 *x = X509_new();
-  X509_set_version(x, X509_VERSION_3);
-  static long serial = 77;
-  ASN1_INTEGER_set(X509_get_serialNumber(x), serial++);
   time_t now = time(NULL);
-  X509_time_adj_ex(X509_getm_notBefore(x), 0, -3600, &now);
-  X509_time_adj_ex(X509_getm_notAfter(x), (int)days, 0, &now);
+  pki_spec sp = {
+      .cn = cn, .san = san, .not_before = -3600, .not_after = days * 86400, .now = now, .key = k};
+  X509 *x = pki_cert(&sp);
   p->not_after = now + days * 86400;
-  X509_set_pubkey(x, k);
-  X509_NAME *nm = X509_get_subject_name(x);
-  X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0);
-  X509_set_issuer_name(x, nm);
-  X509V3_CTX ctx;
-  X509V3_set_ctx_nodb(&ctx);
-  X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
-  X509_EXTENSION *ex = X509V3_EXT_conf_nid(NULL, &ctx, NID_subject_alt_name, san);
-  assert_non_null(ex);
-  X509_add_ext(x, ex, -1);
-  X509_EXTENSION_free(ex);
-  assert_true(X509_sign(x, k, EVP_sha256()) > 0);
-  BIO *b = BIO_new(BIO_s_mem());
-  PEM_write_bio_X509(b, x);
-  p->cert_pem = bio_take(b);
-  b = BIO_new(BIO_s_mem());
-  PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL);
-  p->key_pem = bio_take(b);
+  p->cert_pem = pki_cert_pem(x);
+  p->key_pem = pki_key_pem(k);
   p->cert_b64 = b64(p->cert_pem, strlen(p->cert_pem));
   p->key_b64 = b64(p->key_pem, strlen(p->key_pem));
   X509_free(x);

@@ -14,11 +14,8 @@
 
 #include <cmocka.h>
 
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/x509v3.h>
-
 #include "tests/unit/support/config_fixture.h"
+#include "tests/unit/support/pki.h"
 
 #include "lib/config/load.h"
 #include "lib/config/runtime.h"
@@ -27,67 +24,24 @@
 
 /* ---- certificates ---- */
 
-static char g_dir[64];
-static char *p_ca, *p_cli_crt, *p_cli_key, *p_other_key;
-
-static void add_ext(X509 *x, X509 *issuer, int nid, const char *value) {
-  X509V3_CTX ctx;
-  X509V3_set_ctx_nodb(&ctx);
-  X509V3_set_ctx(&ctx, issuer ? issuer : x, x, NULL, NULL, 0);
-  X509_EXTENSION *ex = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
-  assert_non_null(ex);
-  assert_int_equal(X509_add_ext(x, ex, -1), 1);
-  X509_EXTENSION_free(ex);
-}
-
-static X509 *mkcert(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key) {
-  static long serial = 9000;
-  X509 *x = X509_new();
-  assert_non_null(x);
-  X509_set_version(x, X509_VERSION_3);
-  ASN1_INTEGER_set(X509_get_serialNumber(x), serial++);
-  X509_gmtime_adj(X509_getm_notBefore(x), -3600);
-  X509_gmtime_adj(X509_getm_notAfter(x), 30L * 86400);
-  X509_set_pubkey(x, key);
-  X509_NAME *nm = X509_get_subject_name(x);
-  X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0);
-  X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : nm);
-  if (!issuer)
-    add_ext(x, NULL, NID_basic_constraints, "critical,CA:TRUE");
-  else
-    add_ext(x, issuer, NID_subject_alt_name, "DNS:client.example");
-  assert_true(X509_sign(x, issuer_key ? issuer_key : key, EVP_sha256()) > 0);
-  return x;
-}
-
-static char *write_pem(const char *name, X509 *x, EVP_PKEY *k) {
-  char *path = NULL;
-  assert_true(asprintf(&path, "%s/%s", g_dir, name) > 0);
-  FILE *f = fopen(path, "wb");
-  assert_non_null(f);
-  if (x)
-    assert_int_equal(PEM_write_X509(f, x), 1);
-  else
-    assert_int_equal(PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL), 1);
-  fclose(f);
-  return path;
-}
+static pki_dir g_dir;
+static const char *p_ca, *p_cli_crt, *p_cli_key, *p_other_key;
 
 static int setup(void **state) {
   (void)state;
-  strcpy(g_dir, "/tmp/wh_backend_tls_test_XXXXXX");
-  if (!mkdtemp(g_dir))
+  if (!pki_dir_make(&g_dir, "/tmp/wh_backend_tls_test_XXXXXX"))
     return -1;
   EVP_PKEY *ca_key = EVP_EC_gen("P-256"), *cli_key = EVP_EC_gen("P-256"),
            *other = EVP_EC_gen("P-256");
   if (!ca_key || !cli_key || !other)
     return -1;
-  X509 *ca = mkcert("backend test CA", ca_key, NULL, NULL);
-  X509 *cli = mkcert("client.example", cli_key, ca, ca_key);
-  p_ca = write_pem("ca.pem", ca, NULL);
-  p_cli_crt = write_pem("client.pem", cli, NULL);
-  p_cli_key = write_pem("client.key", NULL, cli_key);
-  p_other_key = write_pem("other.key", NULL, other);
+  pki_spec ca_spec = {.cn = "backend test CA", .key = ca_key, .ca = true};
+  X509 *ca = pki_cert(&ca_spec);
+  X509 *cli = pki_leaf("client.example", "DNS:client.example", cli_key, ca, ca_key);
+  p_ca = pki_dir_write_cert(&g_dir, "ca.pem", ca);
+  p_cli_crt = pki_dir_write_cert(&g_dir, "client.pem", cli);
+  p_cli_key = pki_dir_write_key(&g_dir, "client.key", cli_key);
+  p_other_key = pki_dir_write_key(&g_dir, "other.key", other);
   X509_free(ca);
   X509_free(cli);
   EVP_PKEY_free(ca_key);
@@ -98,12 +52,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
   (void)state;
-  char *files[] = {p_ca, p_cli_crt, p_cli_key, p_other_key};
-  for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-    unlink(files[i]);
-    free(files[i]);
-  }
-  rmdir(g_dir);
+  pki_dir_remove(&g_dir);
   return 0;
 }
 

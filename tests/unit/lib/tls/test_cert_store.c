@@ -14,57 +14,22 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "tests/unit/support/pki.h"
+
 #include "lib/tls/cert_store.h"
 
 /* ---- fixtures ---- */
 
 static EVP_PKEY *g_rsa, *g_ec;
 
-static void add_ext(X509 *x, int nid, const char *value) {
-  X509V3_CTX ctx;
-  X509V3_set_ctx_nodb(&ctx);
-  X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
-  X509_EXTENSION *ex = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
-  assert_non_null(ex);
-  assert_int_equal(X509_add_ext(x, ex, -1), 1);
-  X509_EXTENSION_free(ex);
-}
-
-static char *bio_take(BIO *b) {
-  char *data = NULL;
-  long n = BIO_get_mem_data(b, &data);
-  char *s = malloc((size_t)n + 1);
-  assert_non_null(s);
-  memcpy(s, data, (size_t)n);
-  s[n] = '\0';
-  BIO_free(b);
-  return s;
-}
-
 /* A self-signed certificate for key with the given SANs (OpenSSL config
  * syntax) or, when san is NULL, only the subject cn (NULL: no name at all),
- * loaded through the public inline-PEM path. */
+ * valid -1h .. +1d, loaded through the public inline-PEM path. */
 static wh_cert *mk(EVP_PKEY *key, const char *cn, const char *san) {
-  static long serial = 1;
-  X509 *x = X509_new();
-  X509_set_version(x, X509_VERSION_3);
-  ASN1_INTEGER_set(X509_get_serialNumber(x), serial++);
-  X509_gmtime_adj(X509_getm_notBefore(x), -3600);
-  X509_gmtime_adj(X509_getm_notAfter(x), 86400);
-  X509_set_pubkey(x, key);
-  X509_NAME *nm = X509_get_subject_name(x);
-  X509_NAME_add_entry_by_txt(nm, cn ? "CN" : "O", MBSTRING_UTF8,
-                             (const unsigned char *)(cn ? cn : "wharf tests"), -1, -1, 0);
-  X509_set_issuer_name(x, nm);
-  if (san)
-    add_ext(x, NID_subject_alt_name, san);
-  assert_true(X509_sign(x, key, EVP_sha256()) > 0);
-  BIO *b = BIO_new(BIO_s_mem());
-  PEM_write_bio_X509(b, x);
-  char *cp = bio_take(b);
-  b = BIO_new(BIO_s_mem());
-  PEM_write_bio_PrivateKey(b, key, NULL, NULL, 0, NULL, NULL);
-  char *kp = bio_take(b);
+  pki_spec sp = {.cn = cn, .san = san, .not_before = -3600, .not_after = 86400, .key = key};
+  X509 *x = pki_cert(&sp);
+  char *cp = pki_cert_pem(x);
+  char *kp = pki_key_pem(key);
   wh_errlist errs;
   wh_errlist_init(&errs);
   wh_cert *c = wh_cert_load(cp, kp, &errs);
@@ -383,21 +348,13 @@ static void test_other_key_kind_takes_ec_slot(void **state) {
   (void)state;
   EVP_PKEY *ed = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
   assert_non_null(ed);
-  /* Ed25519 signs without a digest: build it by hand */
-  X509 *x = X509_new();
-  X509_set_version(x, X509_VERSION_3);
-  ASN1_INTEGER_set(X509_get_serialNumber(x), 77);
-  X509_gmtime_adj(X509_getm_notBefore(x), -60);
-  X509_gmtime_adj(X509_getm_notAfter(x), 3600);
-  X509_set_pubkey(x, ed);
-  X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_UTF8,
-                             (const unsigned char *)"ed.test", -1, -1, 0);
-  X509_set_issuer_name(x, X509_get_subject_name(x));
-  assert_true(X509_sign(x, ed, NULL) > 0);
-  BIO *b = BIO_new(BIO_s_mem());
-  PEM_write_bio_X509(b, x);
-  PEM_write_bio_PrivateKey(b, ed, NULL, NULL, 0, NULL, NULL);
-  char *pem = bio_take(b);
+  /* Ed25519 signs without a digest (pki_cert knows) */
+  pki_spec sp = {.cn = "ed.test", .not_before = -60, .not_after = 3600, .key = ed};
+  X509 *x = pki_cert(&sp);
+  char *cp = pki_cert_pem(x), *kp = pki_key_pem(ed);
+  char *pem = pki_cat(cp, kp); /* the certificate and its key in one PEM */
+  free(cp);
+  free(kp);
   wh_cert *c = wh_cert_load(pem, pem, NULL);
   assert_non_null(c);
   assert_int_equal(c->kind, WH_KEY_OTHER);

@@ -17,115 +17,19 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "tests/unit/support/pki.h"
+
 #include "lib/tls/certificate.h"
 
-/* ---- fixtures: keys made once, certificates made per test with the OpenSSL API ---- */
+/* ---- fixtures: keys made once, certificates made per test (tests/unit/support/pki.h) ---- */
 
 static EVP_PKEY *g_rsa, *g_ec, *g_ec2;
-static char g_dir[64];
-static char *g_files[64];
-static size_t g_nfiles;
-
-typedef struct spec {
-  const char *cn;
-  const char *san; /* OpenSSL config syntax, "DNS:a.test,IP:127.0.0.1"; NULL for none */
-  long nb, na;     /* validity as offsets from now in seconds; both 0: -1h .. +30d */
-  EVP_PKEY *key;
-  X509 *issuer; /* NULL: self-signed */
-  EVP_PKEY *issuer_key;
-  int ca;
-} spec;
-
-static void add_ext(X509 *x, X509 *issuer, int nid, const char *value) {
-  X509V3_CTX ctx;
-  X509V3_set_ctx_nodb(&ctx);
-  X509V3_set_ctx(&ctx, issuer ? issuer : x, x, NULL, NULL, 0);
-  X509_EXTENSION *ex = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
-  assert_non_null(ex);
-  assert_int_equal(X509_add_ext(x, ex, -1), 1);
-  X509_EXTENSION_free(ex);
-}
-
-static X509 *mkcert(const spec *sp) {
-  static long serial = 1000;
-  X509 *x = X509_new();
-  assert_non_null(x);
-  X509_set_version(x, X509_VERSION_3);
-  ASN1_INTEGER_set(X509_get_serialNumber(x), serial++);
-  long nb = sp->nb, na = sp->na;
-  if (nb == 0 && na == 0)
-    nb = -3600, na = 30L * 86400;
-  X509_gmtime_adj(X509_getm_notBefore(x), nb);
-  X509_gmtime_adj(X509_getm_notAfter(x), na);
-  X509_set_pubkey(x, sp->key);
-  X509_NAME *nm = X509_get_subject_name(x);
-  if (sp->cn)
-    X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_UTF8, (const unsigned char *)sp->cn, -1, -1, 0);
-  else
-    X509_NAME_add_entry_by_txt(nm, "O", MBSTRING_UTF8, (const unsigned char *)"wharf tests", -1, -1,
-                               0);
-  X509_set_issuer_name(x, sp->issuer ? X509_get_subject_name(sp->issuer) : nm);
-  if (sp->ca)
-    add_ext(x, sp->issuer, NID_basic_constraints, "critical,CA:TRUE");
-  if (sp->san)
-    add_ext(x, sp->issuer, NID_subject_alt_name, sp->san);
-  assert_true(X509_sign(x, sp->issuer_key ? sp->issuer_key : sp->key, EVP_sha256()) > 0);
-  return x;
-}
-
-static char *bio_take(BIO *b) {
-  char *data = NULL;
-  long n = BIO_get_mem_data(b, &data);
-  char *s = malloc((size_t)n + 1);
-  assert_non_null(s);
-  memcpy(s, data, (size_t)n);
-  s[n] = '\0';
-  BIO_free(b);
-  return s;
-}
-
-static char *cert_pem(X509 *x) {
-  BIO *b = BIO_new(BIO_s_mem());
-  assert_int_equal(PEM_write_bio_X509(b, x), 1);
-  return bio_take(b);
-}
-
-static char *key_pem(EVP_PKEY *k) {
-  BIO *b = BIO_new(BIO_s_mem());
-  assert_int_equal(PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL), 1);
-  return bio_take(b);
-}
-
-static char *cat(const char *a, const char *b) {
-  char *s = malloc(strlen(a) + strlen(b) + 1);
-  assert_non_null(s);
-  strcpy(s, a);
-  strcat(s, b);
-  return s;
-}
-
-/* Writes content to a new file in the test directory; the path is borrowed. */
-static const char *write_tmp(const char *name, const char *content, size_t len) {
-  assert_true(g_nfiles < sizeof(g_files) / sizeof(g_files[0]));
-  char *path = malloc(strlen(g_dir) + strlen(name) + 2);
-  assert_non_null(path);
-  sprintf(path, "%s/%s", g_dir, name);
-  FILE *f = fopen(path, "wb");
-  assert_non_null(f);
-  assert_int_equal(fwrite(content, 1, len, f), len);
-  fclose(f);
-  g_files[g_nfiles++] = path;
-  return path;
-}
-
-static const char *write_str(const char *name, const char *content) {
-  return write_tmp(name, content, strlen(content));
-}
+static pki_dir g_dir;
 
 /* A certificate for spec, loaded from inline PEM. */
-static wh_cert *load_spec(const spec *sp) {
-  X509 *x = mkcert(sp);
-  char *cp = cert_pem(x), *kp = key_pem(sp->key);
+static wh_cert *load_spec(const pki_spec *sp) {
+  X509 *x = pki_cert(sp);
+  char *cp = pki_cert_pem(x), *kp = pki_key_pem(sp->key);
   wh_errlist errs;
   wh_errlist_init(&errs);
   wh_cert *c = wh_cert_load(cp, kp, &errs);
@@ -172,17 +76,12 @@ static int setup(void **state) {
   g_rsa = EVP_RSA_gen(2048);
   g_ec = EVP_EC_gen("P-256");
   g_ec2 = EVP_EC_gen("P-256");
-  strcpy(g_dir, "/tmp/wh_cert_test_XXXXXX");
-  return g_rsa && g_ec && g_ec2 && mkdtemp(g_dir) ? 0 : -1;
+  return g_rsa && g_ec && g_ec2 && pki_dir_make(&g_dir, "/tmp/wh_cert_test_XXXXXX") ? 0 : -1;
 }
 
 static int teardown(void **state) {
   (void)state;
-  for (size_t i = 0; i < g_nfiles; i++) {
-    unlink(g_files[i]);
-    free(g_files[i]);
-  }
-  rmdir(g_dir);
+  pki_dir_remove(&g_dir);
   EVP_PKEY_free(g_rsa);
   EVP_PKEY_free(g_ec);
   EVP_PKEY_free(g_ec2);
@@ -193,10 +92,12 @@ static int teardown(void **state) {
 
 static void test_load_rsa_from_files(void **state) {
   (void)state;
-  spec sp = {.cn = "www.example.com", .san = "DNS:www.example.com,DNS:Example.COM.", .key = g_rsa};
-  X509 *x = mkcert(&sp);
-  char *cp = cert_pem(x), *kp = key_pem(g_rsa);
-  const char *cpath = write_str("rsa.crt", cp), *kpath = write_str("rsa.key", kp);
+  pki_spec sp = {
+      .cn = "www.example.com", .san = "DNS:www.example.com,DNS:Example.COM.", .key = g_rsa};
+  X509 *x = pki_cert(&sp);
+  char *cp = pki_cert_pem(x), *kp = pki_key_pem(g_rsa);
+  const char *cpath = pki_dir_write_str(&g_dir, "rsa.crt", cp),
+             *kpath = pki_dir_write_str(&g_dir, "rsa.key", kp);
   wh_errlist errs;
   wh_errlist_init(&errs);
   wh_cert *c = wh_cert_load(cpath, kpath, &errs);
@@ -233,7 +134,7 @@ static void test_load_rsa_from_files(void **state) {
 
 static void test_load_ec_inline(void **state) {
   (void)state;
-  spec sp = {.cn = "ec.test", .san = "DNS:ec.test", .key = g_ec};
+  pki_spec sp = {.cn = "ec.test", .san = "DNS:ec.test", .key = g_ec};
   wh_cert *c = load_spec(&sp);
   assert_int_equal(c->kind, WH_KEY_EC);
   assert_string_equal(c->origin, "inline PEM");
@@ -245,10 +146,11 @@ static void test_load_ec_inline(void **state) {
 
 static void test_load_path_and_inline_mixed(void **state) {
   (void)state;
-  spec sp = {.san = "DNS:mixed.test", .key = g_ec};
-  X509 *x = mkcert(&sp);
-  char *cp = cert_pem(x), *kp = key_pem(g_ec);
-  const char *cpath = write_str("mixed.crt", cp), *kpath = write_str("mixed.key", kp);
+  pki_spec sp = {.san = "DNS:mixed.test", .key = g_ec};
+  X509 *x = pki_cert(&sp);
+  char *cp = pki_cert_pem(x), *kp = pki_key_pem(g_ec);
+  const char *cpath = pki_dir_write_str(&g_dir, "mixed.crt", cp),
+             *kpath = pki_dir_write_str(&g_dir, "mixed.key", kp);
   wh_errlist errs;
   wh_errlist_init(&errs);
   wh_cert *a = wh_cert_load(cpath, kp, &errs);
@@ -268,7 +170,7 @@ static void test_load_path_and_inline_mixed(void **state) {
 
 static void test_names_cn_only(void **state) {
   (void)state;
-  spec sp = {.cn = "Host.Example.ORG.", .key = g_ec};
+  pki_spec sp = {.cn = "Host.Example.ORG.", .key = g_ec};
   wh_cert *c = load_spec(&sp);
   const char *names[] = {"host.example.org"};
   assert_names(c, names, 1);
@@ -278,7 +180,7 @@ static void test_names_cn_only(void **state) {
 
 static void test_names_cn_ignored_with_dns_san(void **state) {
   (void)state;
-  spec sp = {.cn = "cn.example", .san = "DNS:a.example,DNS:b.example", .key = g_ec};
+  pki_spec sp = {.cn = "cn.example", .san = "DNS:a.example,DNS:b.example", .key = g_ec};
   wh_cert *c = load_spec(&sp);
   const char *names[] = {"a.example", "b.example"};
   assert_names(c, names, 2);
@@ -287,13 +189,13 @@ static void test_names_cn_ignored_with_dns_san(void **state) {
 
 static void test_names_ip_sans(void **state) {
   (void)state;
-  spec sp = {.cn = "ignored", .san = "IP:127.0.0.1,DNS:Local.Test,IP:::1", .key = g_ec};
+  pki_spec sp = {.cn = "ignored", .san = "IP:127.0.0.1,DNS:Local.Test,IP:::1", .key = g_ec};
   wh_cert *c = load_spec(&sp);
   const char *names[] = {"127.0.0.1", "local.test", "::1"};
   assert_names(c, names, 3);
   wh_cert_unref(c);
   /* IP SANs only: the CN still names the certificate, first */
-  spec sp2 = {.cn = "Box", .san = "IP:10.1.2.3", .key = g_ec};
+  pki_spec sp2 = {.cn = "Box", .san = "IP:10.1.2.3", .key = g_ec};
   c = load_spec(&sp2);
   const char *names2[] = {"box", "10.1.2.3"};
   assert_names(c, names2, 2);
@@ -302,7 +204,7 @@ static void test_names_ip_sans(void **state) {
 
 static void test_names_duplicates_dropped(void **state) {
   (void)state;
-  spec sp = {.san = "DNS:a.com,DNS:A.COM.,DNS:b.com,DNS:a.com", .key = g_ec};
+  pki_spec sp = {.san = "DNS:a.com,DNS:A.COM.,DNS:b.com,DNS:a.com", .key = g_ec};
   wh_cert *c = load_spec(&sp);
   const char *names[] = {"a.com", "b.com"};
   assert_names(c, names, 2);
@@ -311,7 +213,7 @@ static void test_names_duplicates_dropped(void **state) {
 
 static void test_no_names(void **state) {
   (void)state;
-  spec sp = {.key = g_ec}; /* subject O=wharf tests, no CN, no SAN */
+  pki_spec sp = {.key = g_ec}; /* subject O=wharf tests, no CN, no SAN */
   wh_cert *c = load_spec(&sp);
   assert_int_equal(c->nnames, 0);
   assert_string_equal(c->subject, "O=wharf tests");
@@ -320,7 +222,8 @@ static void test_no_names(void **state) {
 
 static void test_expired_still_loads(void **state) {
   (void)state;
-  spec sp = {.san = "DNS:old.test", .nb = -2L * 365 * 86400, .na = -86400, .key = g_rsa};
+  pki_spec sp = {
+      .san = "DNS:old.test", .not_before = -2L * 365 * 86400, .not_after = -86400, .key = g_rsa};
   wh_cert *c = load_spec(&sp);
   assert_true(c->not_after < time(NULL));
   assert_true(c->not_before < c->not_after);
@@ -329,26 +232,26 @@ static void test_expired_still_loads(void **state) {
 
 /* root CA -> intermediate -> leaf; the PEM carries leaf then intermediate. */
 static void make_chain(X509 **root, X509 **inter, X509 **leaf) {
-  spec rs = {.cn = "Test Root", .key = g_rsa, .ca = 1};
-  *root = mkcert(&rs);
-  spec is = {
-      .cn = "Test Intermediate", .key = g_ec2, .issuer = *root, .issuer_key = g_rsa, .ca = 1};
-  *inter = mkcert(&is);
-  spec ls = {.cn = "leaf.test",
-             .san = "DNS:leaf.test",
-             .key = g_ec,
-             .issuer = *inter,
-             .issuer_key = g_ec2};
-  *leaf = mkcert(&ls);
+  pki_spec rs = {.cn = "Test Root", .key = g_rsa, .ca = true};
+  *root = pki_cert(&rs);
+  pki_spec is = {
+      .cn = "Test Intermediate", .key = g_ec2, .issuer = *root, .issuer_key = g_rsa, .ca = true};
+  *inter = pki_cert(&is);
+  pki_spec ls = {.cn = "leaf.test",
+                 .san = "DNS:leaf.test",
+                 .key = g_ec,
+                 .issuer = *inter,
+                 .issuer_key = g_ec2};
+  *leaf = pki_cert(&ls);
 }
 
 static void test_chain_pem(void **state) {
   (void)state;
   X509 *root, *inter, *leaf;
   make_chain(&root, &inter, &leaf);
-  char *lp = cert_pem(leaf), *ip = cert_pem(inter), *kp = key_pem(g_ec);
-  char *bundle = cat(lp, ip);
-  const char *path = write_str("chain.pem", bundle);
+  char *lp = pki_cert_pem(leaf), *ip = pki_cert_pem(inter), *kp = pki_key_pem(g_ec);
+  char *bundle = pki_cat(lp, ip);
+  const char *path = pki_dir_write_str(&g_dir, "chain.pem", bundle);
   wh_errlist errs;
   wh_errlist_init(&errs);
   wh_cert *c = wh_cert_load(path, kp, &errs);
@@ -372,10 +275,10 @@ static void test_combined_pem_one_file(void **state) {
   (void)state;
   X509 *root, *inter, *leaf;
   make_chain(&root, &inter, &leaf);
-  char *lp = cert_pem(leaf), *ip = cert_pem(inter), *kp = key_pem(g_ec);
+  char *lp = pki_cert_pem(leaf), *ip = pki_cert_pem(inter), *kp = pki_key_pem(g_ec);
   /* key first, as some tools write it: the first certificate is still the leaf */
-  char *t = cat(kp, lp), *all = cat(t, ip);
-  const char *path = write_str("combined.pem", all);
+  char *t = pki_cat(kp, lp), *all = pki_cat(t, ip);
+  const char *path = pki_dir_write_str(&g_dir, "combined.pem", all);
   wh_errlist errs;
   wh_errlist_init(&errs);
   wh_cert *c = wh_cert_load(path, path, &errs);
@@ -406,9 +309,9 @@ static void test_err_missing_files(void **state) {
   char *m = load_err("/nonexistent/wharf/a.pem", "/nonexistent/wharf/a.key");
   assert_string_equal(m, "tls certificate /nonexistent/wharf/a.pem: no such file");
   free(m);
-  spec sp = {.san = "DNS:k.test", .key = g_ec};
-  X509 *x = mkcert(&sp);
-  char *cp = cert_pem(x);
+  pki_spec sp = {.san = "DNS:k.test", .key = g_ec};
+  X509 *x = pki_cert(&sp);
+  char *cp = pki_cert_pem(x);
   m = load_err(cp, "/nonexistent/wharf/a.key");
   assert_string_equal(m, "tls key /nonexistent/wharf/a.key: no such file");
   free(m);
@@ -418,7 +321,7 @@ static void test_err_missing_files(void **state) {
 
 static void test_err_garbage_pem(void **state) {
   (void)state;
-  char *kp = key_pem(g_ec);
+  char *kp = pki_key_pem(g_ec);
   char *m =
       load_err("-----BEGIN CERTIFICATE-----\n!!not base64!!\n-----END CERTIFICATE-----\n", kp);
   assert_string_equal(m, "tls certificate inline PEM: certificate in PEM does not parse");
@@ -426,16 +329,16 @@ static void test_err_garbage_pem(void **state) {
   m = load_err("junk -----BEGIN nothing useful", kp);
   assert_string_equal(m, "tls certificate inline PEM: no certificate in PEM");
   free(m);
-  const char *path = write_str("garbage.pem", "this is not a certificate\n");
+  const char *path = pki_dir_write_str(&g_dir, "garbage.pem", "this is not a certificate\n");
   m = load_err(path, kp);
   assert_contains(m, path);
   assert_contains(m, ": no certificate in PEM");
   free(m);
   /* a bad second certificate is reported, not silently dropped */
-  spec sp = {.san = "DNS:g.test", .key = g_ec};
-  X509 *x = mkcert(&sp);
-  char *cp = cert_pem(x);
-  char *bad = cat(cp, "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n");
+  pki_spec sp = {.san = "DNS:g.test", .key = g_ec};
+  X509 *x = pki_cert(&sp);
+  char *cp = pki_cert_pem(x);
+  char *bad = pki_cat(cp, "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n");
   m = load_err(bad, kp);
   assert_string_equal(m, "tls certificate inline PEM: certificate 2 in PEM does not parse");
   free(m);
@@ -447,13 +350,14 @@ static void test_err_garbage_pem(void **state) {
 
 static void test_err_key_mismatch(void **state) {
   (void)state;
-  spec sp = {.san = "DNS:m.test", .key = g_ec};
-  X509 *x = mkcert(&sp);
-  char *cp = cert_pem(x), *other = key_pem(g_ec2), *rsa = key_pem(g_rsa);
+  pki_spec sp = {.san = "DNS:m.test", .key = g_ec};
+  X509 *x = pki_cert(&sp);
+  char *cp = pki_cert_pem(x), *other = pki_key_pem(g_ec2), *rsa = pki_key_pem(g_rsa);
   char *m = load_err(cp, other);
   assert_string_equal(m, "tls certificate inline PEM: key does not match certificate");
   free(m);
-  const char *cpath = write_str("mm.crt", cp), *kpath = write_str("mm.key", rsa);
+  const char *cpath = pki_dir_write_str(&g_dir, "mm.crt", cp),
+             *kpath = pki_dir_write_str(&g_dir, "mm.key", rsa);
   m = load_err(cpath, kpath);
   assert_contains(m, "key does not match certificate");
   assert_contains(m, kpath);
@@ -472,16 +376,16 @@ static void test_err_key_mismatch(void **state) {
 
 static void test_err_empty_values(void **state) {
   (void)state;
-  char *kp = key_pem(g_ec);
+  char *kp = pki_key_pem(g_ec);
   char *m = load_err("", kp);
   assert_string_equal(m, "tls certificate: certFile is empty");
   free(m);
   m = load_err(NULL, kp);
   assert_string_equal(m, "tls certificate: certFile is empty");
   free(m);
-  spec sp = {.san = "DNS:e.test", .key = g_ec};
-  X509 *x = mkcert(&sp);
-  char *cp = cert_pem(x);
+  pki_spec sp = {.san = "DNS:e.test", .key = g_ec};
+  X509 *x = pki_cert(&sp);
+  char *cp = pki_cert_pem(x);
   m = load_err(cp, "");
   assert_string_equal(m, "tls certificate inline PEM: keyFile is empty");
   free(m);
@@ -497,9 +401,9 @@ static void test_err_empty_values(void **state) {
 
 static void test_err_no_private_key(void **state) {
   (void)state;
-  spec sp = {.san = "DNS:n.test", .key = g_ec};
-  X509 *x = mkcert(&sp);
-  char *cp = cert_pem(x);
+  pki_spec sp = {.san = "DNS:n.test", .key = g_ec};
+  X509 *x = pki_cert(&sp);
+  char *cp = pki_cert_pem(x);
   char *m = load_err(cp, cp);
   assert_string_equal(m, "tls key inline PEM: no private key in PEM");
   free(m);
@@ -509,13 +413,13 @@ static void test_err_no_private_key(void **state) {
 
 static void test_err_encrypted_key_never_prompts(void **state) {
   (void)state;
-  spec sp = {.san = "DNS:enc.test", .key = g_ec};
-  X509 *x = mkcert(&sp);
-  char *cp = cert_pem(x);
+  pki_spec sp = {.san = "DNS:enc.test", .key = g_ec};
+  X509 *x = pki_cert(&sp);
+  char *cp = pki_cert_pem(x);
   BIO *b = BIO_new(BIO_s_mem());
   assert_int_equal(
       PEM_write_bio_PKCS8PrivateKey(b, g_ec, EVP_aes_256_cbc(), "secret", 6, NULL, NULL), 1);
-  char *enc = bio_take(b);
+  char *enc = pki_bio_take(b);
   char *m = load_err(cp, enc);
   assert_string_equal(m, "tls key inline PEM: private key is encrypted (not supported)");
   free(m);
@@ -526,8 +430,8 @@ static void test_err_encrypted_key_never_prompts(void **state) {
 
 static void test_err_not_a_regular_small_file(void **state) {
   (void)state;
-  char *kp = key_pem(g_ec);
-  char *m = load_err(g_dir, kp);
+  char *kp = pki_key_pem(g_ec);
+  char *m = load_err(g_dir.path, kp);
   assert_contains(m, ": is a directory");
   free(m);
   m = load_err("/dev/null", kp);
@@ -536,7 +440,7 @@ static void test_err_not_a_regular_small_file(void **state) {
   size_t big = (1u << 20) + 1;
   char *blob = malloc(big);
   memset(blob, 'A', big);
-  const char *path = write_tmp("big.pem", blob, big);
+  const char *path = pki_dir_write(&g_dir, "big.pem", blob, big);
   m = load_err(path, kp);
   assert_contains(m, ": larger than 1 MiB");
   free(m);
@@ -544,7 +448,7 @@ static void test_err_not_a_regular_small_file(void **state) {
   /* exactly 1 MiB is read (and then found to hold no certificate) */
   blob = malloc(1u << 20);
   memset(blob, 'A', 1u << 20);
-  path = write_tmp("exact.pem", blob, 1u << 20);
+  path = pki_dir_write(&g_dir, "exact.pem", blob, 1u << 20);
   m = load_err(path, kp);
   assert_contains(m, ": no certificate in PEM");
   free(m);
@@ -568,9 +472,9 @@ static void test_err_value_never_echoed(void **state) {
   char *m = load_err(raw, raw);
   assert_string_equal(m, "tls certificate: certFile is neither PEM nor a file path");
   free(m);
-  spec sp = {.san = "DNS:v.test", .key = g_ec};
-  X509 *x = mkcert(&sp);
-  char *cp = cert_pem(x);
+  pki_spec sp = {.san = "DNS:v.test", .key = g_ec};
+  X509 *x = pki_cert(&sp);
+  char *cp = pki_cert_pem(x);
   m = load_err(cp, raw);
   assert_string_equal(m, "tls certificate inline PEM: keyFile is neither PEM nor a file path");
   assert_null(strstr(m, "MIIE"));
@@ -632,7 +536,7 @@ static void test_self_signed_sans(void **state) {
 
 static void test_covers(void **state) {
   (void)state;
-  spec sp = {.san = "DNS:*.example.com,DNS:example.org,IP:::1", .key = g_ec};
+  pki_spec sp = {.san = "DNS:*.example.com,DNS:example.org,IP:::1", .key = g_ec};
   wh_cert *c = load_spec(&sp);
   assert_true(wh_cert_covers(c, "a.example.com"));
   assert_true(wh_cert_covers(c, "A.Example.COM."));
@@ -712,13 +616,13 @@ static void test_install_rsa_and_ec_side_by_side(void **state) {
   (void)state;
   X509 *root, *inter, *leaf;
   make_chain(&root, &inter, &leaf);
-  char *lp = cert_pem(leaf), *ip = cert_pem(inter), *kp = key_pem(g_ec);
-  char *bundle = cat(lp, ip);
+  char *lp = pki_cert_pem(leaf), *ip = pki_cert_pem(inter), *kp = pki_key_pem(g_ec);
+  char *bundle = pki_cat(lp, ip);
   wh_errlist errs;
   wh_errlist_init(&errs);
   wh_cert *ec = wh_cert_load(bundle, kp, &errs);
   assert_non_null(ec);
-  spec rs = {.san = "DNS:leaf.test", .key = g_rsa};
+  pki_spec rs = {.san = "DNS:leaf.test", .key = g_rsa};
   wh_cert *rsa = load_spec(&rs);
 
   SSL_CTX *sctx = SSL_CTX_new(TLS_server_method());

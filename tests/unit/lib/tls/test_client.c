@@ -2,7 +2,8 @@
  * memory against a server wh_tls_stream, the way the worker loop pumps bytes
  * between an upstream socket and its session. The PKI (a CA, a leaf it
  * signed with DNS, IP and URI SANs, a client certificate, an unrelated CA)
- * is made here with the OpenSSL API and written to a mkdtemp directory. */
+ * is made with tests/unit/support/pki.h and written to a mkdtemp
+ * directory. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +21,9 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "tests/unit/support/pki.h"
+#include "tests/unit/support/tls_pump.h"
+
 #include "lib/config/dynamic.h"
 #include "lib/core/err.h"
 #include "lib/tls/client.h"
@@ -31,90 +35,14 @@ static const char *LEAF_URI = "spiffe://example.org/backend";
 
 static EVP_PKEY *g_ca_key, *g_other_key, *g_leaf_key, *g_cli_key;
 static X509 *g_ca, *g_other_ca, *g_leaf, *g_leaf_nouri, *g_cli;
-static char g_dir[64];
-static char *g_files[32];
-static size_t g_nfiles;
+static pki_dir g_dir;
 /* paths */
 static const char *p_ca, *p_other_ca, *p_cli_crt, *p_cli_key, *p_other_key, *p_no_cert;
 static char *g_ca_pem; /* inline */
 
-static void add_ext(X509 *x, X509 *issuer, int nid, const char *value) {
-  X509V3_CTX ctx;
-  X509V3_set_ctx_nodb(&ctx);
-  X509V3_set_ctx(&ctx, issuer ? issuer : x, x, NULL, NULL, 0);
-  X509_EXTENSION *ex = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
-  assert_non_null(ex);
-  assert_int_equal(X509_add_ext(x, ex, -1), 1);
-  X509_EXTENSION_free(ex);
-}
-
-/* A certificate for key, signed by issuer (NULL: self-signed). san in
- * OpenSSL config syntax ("DNS:a.test,IP:127.0.0.1"), NULL for none. */
-static X509 *mkcert(const char *cn, const char *san, EVP_PKEY *key, X509 *issuer,
-                    EVP_PKEY *issuer_key, bool ca) {
-  static long serial = 7000;
-  X509 *x = X509_new();
-  assert_non_null(x);
-  X509_set_version(x, X509_VERSION_3);
-  ASN1_INTEGER_set(X509_get_serialNumber(x), serial++);
-  X509_gmtime_adj(X509_getm_notBefore(x), -3600);
-  X509_gmtime_adj(X509_getm_notAfter(x), 30L * 86400);
-  X509_set_pubkey(x, key);
-  X509_NAME *nm = X509_get_subject_name(x);
-  X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0);
-  X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : nm);
-  if (ca) {
-    add_ext(x, issuer, NID_basic_constraints, "critical,CA:TRUE");
-    add_ext(x, issuer, NID_key_usage, "critical,keyCertSign,cRLSign");
-  }
-  if (san)
-    add_ext(x, issuer, NID_subject_alt_name, san);
-  assert_true(X509_sign(x, issuer_key ? issuer_key : key, EVP_sha256()) > 0);
-  return x;
-}
-
-static char *bio_take(BIO *b) {
-  char *data = NULL;
-  long n = BIO_get_mem_data(b, &data);
-  char *s = malloc((size_t)n + 1);
-  assert_non_null(s);
-  memcpy(s, data, (size_t)n);
-  s[n] = '\0';
-  BIO_free(b);
-  return s;
-}
-
-static char *cert_pem(X509 *x) {
-  BIO *b = BIO_new(BIO_s_mem());
-  assert_int_equal(PEM_write_bio_X509(b, x), 1);
-  return bio_take(b);
-}
-
-static char *key_pem(EVP_PKEY *k) {
-  BIO *b = BIO_new(BIO_s_mem());
-  assert_int_equal(PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL), 1);
-  return bio_take(b);
-}
-
-/* Writes content (freed here) to a new file of the test directory; the path
- * is borrowed until teardown. */
-static const char *write_file(const char *name, char *content) {
-  assert_true(g_nfiles < sizeof(g_files) / sizeof(g_files[0]));
-  char *path = NULL;
-  assert_true(asprintf(&path, "%s/%s", g_dir, name) > 0);
-  FILE *f = fopen(path, "wb");
-  assert_non_null(f);
-  assert_int_equal(fwrite(content, 1, strlen(content), f), strlen(content));
-  fclose(f);
-  free(content);
-  g_files[g_nfiles++] = path;
-  return path;
-}
-
 static int setup(void **state) {
   (void)state;
-  strcpy(g_dir, "/tmp/wh_tls_client_test_XXXXXX");
-  if (!mkdtemp(g_dir))
+  if (!pki_dir_make(&g_dir, "/tmp/wh_tls_client_test_XXXXXX"))
     return -1;
   g_ca_key = EVP_EC_gen("P-256");
   g_other_key = EVP_EC_gen("P-256");
@@ -122,32 +50,27 @@ static int setup(void **state) {
   g_cli_key = EVP_EC_gen("P-256");
   if (!g_ca_key || !g_other_key || !g_leaf_key || !g_cli_key)
     return -1;
-  g_ca = mkcert("wharf test CA", NULL, g_ca_key, NULL, NULL, true);
-  g_other_ca = mkcert("unrelated CA", NULL, g_other_key, NULL, NULL, true);
-  g_leaf =
-      mkcert("backend.example",
-             "DNS:backend.example,DNS:*.svc.example,IP:127.0.0.1,URI:spiffe://example.org/backend",
-             g_leaf_key, g_ca, g_ca_key, false);
-  g_leaf_nouri =
-      mkcert("backend.example", "DNS:backend.example", g_leaf_key, g_ca, g_ca_key, false);
-  g_cli = mkcert("client.example", "DNS:client.example", g_cli_key, g_ca, g_ca_key, false);
-  g_ca_pem = cert_pem(g_ca);
-  p_ca = write_file("ca.pem", cert_pem(g_ca));
-  p_other_ca = write_file("other-ca.pem", cert_pem(g_other_ca));
-  p_cli_crt = write_file("client.pem", cert_pem(g_cli));
-  p_cli_key = write_file("client.key", key_pem(g_cli_key));
-  p_other_key = write_file("other.key", key_pem(g_other_key));
-  p_no_cert = write_file("no-cert.pem", key_pem(g_other_key)); /* PEM, but no certificate */
+  g_ca = pki_ca("wharf test CA", g_ca_key);
+  g_other_ca = pki_ca("unrelated CA", g_other_key);
+  g_leaf = pki_leaf(
+      "backend.example",
+      "DNS:backend.example,DNS:*.svc.example,IP:127.0.0.1,URI:spiffe://example.org/backend",
+      g_leaf_key, g_ca, g_ca_key);
+  g_leaf_nouri = pki_leaf("backend.example", "DNS:backend.example", g_leaf_key, g_ca, g_ca_key);
+  g_cli = pki_leaf("client.example", "DNS:client.example", g_cli_key, g_ca, g_ca_key);
+  g_ca_pem = pki_cert_pem(g_ca);
+  p_ca = pki_dir_write_cert(&g_dir, "ca.pem", g_ca);
+  p_other_ca = pki_dir_write_cert(&g_dir, "other-ca.pem", g_other_ca);
+  p_cli_crt = pki_dir_write_cert(&g_dir, "client.pem", g_cli);
+  p_cli_key = pki_dir_write_key(&g_dir, "client.key", g_cli_key);
+  p_other_key = pki_dir_write_key(&g_dir, "other.key", g_other_key);
+  p_no_cert = pki_dir_write_key(&g_dir, "no-cert.pem", g_other_key); /* PEM, but no certificate */
   return 0;
 }
 
 static int teardown(void **state) {
   (void)state;
-  for (size_t i = 0; i < g_nfiles; i++) {
-    unlink(g_files[i]);
-    free(g_files[i]);
-  }
-  rmdir(g_dir);
+  pki_dir_remove(&g_dir);
   free(g_ca_pem);
   X509_free(g_ca);
   X509_free(g_other_ca);
@@ -241,61 +164,10 @@ static void assert_contains(const char *hay, const char *needle) {
     fail_msg("\"%s\" does not contain \"%s\"", hay ? hay : "(null)", needle);
 }
 
-/* ---- pumping ---- */
-
-typedef struct peer {
-  wh_tls_stream s;
-  char got[4096];
-  size_t ngot;
-  ssize_t last;
-} peer;
-
-static void drain(peer *p) {
-  for (;;) {
-    char buf[1024];
-    ssize_t r = wh_tls_stream_read(&p->s, buf, sizeof(buf));
-    if (r <= 0) {
-      p->last = r;
-      return;
-    }
-    assert_true(p->ngot + (size_t)r <= sizeof(p->got));
-    memcpy(p->got + p->ngot, buf, (size_t)r);
-    p->ngot += (size_t)r;
-  }
-}
-
-static bool move(peer *from, peer *to) {
-  const char *d = NULL;
-  size_t n = wh_tls_stream_output(&from->s, &d);
-  if (n == 0)
-    return false;
-  char *copy = malloc(n);
-  assert_non_null(copy);
-  memcpy(copy, d, n);
-  wh_tls_stream_consumed(&from->s);
-  if (!to->s.failed)
-    assert_int_equal(wh_tls_stream_feed(&to->s, copy, n), 0);
-  free(copy);
-  drain(to);
-  return true;
-}
-
-/* Runs both ends until neither has anything to send; the client reads
- * what comes after the handshake (TLS 1.3 session tickets) on the way. */
-static void pump(peer *cli, peer *srv) {
-  drain(cli);
-  drain(srv);
-  for (int i = 0; i < 100; i++) {
-    bool m1 = move(cli, srv);
-    bool m2 = move(srv, cli);
-    if (!m1 && !m2)
-      return;
-  }
-  fail_msg("the sessions never went quiet");
-}
+/* ---- pumping (tests/unit/support/tls_pump.h) ---- */
 
 typedef struct conn {
-  peer cli, srv;
+  tls_peer cli, srv;
 } conn;
 
 /* Starts a client of tc towards host against a server on sctx and pumps
@@ -305,7 +177,7 @@ static void handshake(conn *c, const wh_tls_client *tc, const char *host, SSL_CT
   memset(c, 0, sizeof(*c));
   assert_int_equal(wh_tls_stream_init_server(&c->srv.s, sctx), 0);
   assert_int_equal(wh_tls_client_start(tc, host, sc, key, &c->cli.s), 0);
-  pump(&c->cli, &c->srv);
+  tls_pump(&c->cli, &c->srv, 0);
 }
 
 static bool conn_ok(const conn *c) {
@@ -322,9 +194,9 @@ static const char *conn_failure(const conn *c) {
 /* Application data both ways, proving the session is usable. */
 static void exchange(conn *c) {
   assert_int_equal(wh_tls_stream_write(&c->cli.s, "ping", 4), 0);
-  pump(&c->cli, &c->srv);
+  tls_pump(&c->cli, &c->srv, 0);
   assert_int_equal(wh_tls_stream_write(&c->srv.s, "pong", 4), 0);
-  pump(&c->cli, &c->srv);
+  tls_pump(&c->cli, &c->srv, 0);
   assert_int_equal(c->srv.ngot, 4);
   assert_memory_equal(c->srv.got, "ping", 4);
   assert_int_equal(c->cli.ngot, 4);
@@ -336,8 +208,8 @@ static void exchange(conn *c) {
  * one does not spoil its session: see test_session_unclean_close). */
 static void conn_free(conn *c) {
   wh_tls_stream_shutdown(&c->cli.s);
-  wh_tls_stream_free(&c->cli.s);
-  wh_tls_stream_free(&c->srv.s);
+  tls_peer_free(&c->cli);
+  tls_peer_free(&c->srv);
 }
 
 /* ---- verification ---- */
@@ -462,7 +334,7 @@ static void test_untrusted_chain(void **state) {
 
   /* a self-signed backend certificate with no rootCAs: the system roots do
    * not trust it either */
-  X509 *self = mkcert("backend.example", "DNS:backend.example", g_leaf_key, NULL, NULL, false);
+  X509 *self = pki_leaf("backend.example", "DNS:backend.example", g_leaf_key, NULL, NULL);
   SSL_CTX *sself = server_ctx(self, NULL);
   opts_init(&p);
   tc = client_ok(&p);
@@ -482,11 +354,8 @@ static void test_root_cas_bundle_and_partial_chain(void **state) {
   (void)state;
   SSL_CTX *sctx = server_ctx(g_leaf, NULL);
   /* one inline bundle holding the unrelated CA and ours */
-  char *a = cert_pem(g_other_ca), *b = cert_pem(g_ca);
-  char *bundle = malloc(strlen(a) + strlen(b) + 1);
-  assert_non_null(bundle);
-  strcpy(bundle, a);
-  strcat(bundle, b);
+  char *a = pki_cert_pem(g_other_ca), *b = pki_cert_pem(g_ca);
+  char *bundle = pki_cat(a, b);
   opts p;
   opts_init(&p);
   opts_roots(&p, bundle, NULL);
@@ -502,7 +371,7 @@ static void test_root_cas_bundle_and_partial_chain(void **state) {
   wh_tls_client_free(tc);
   /* Go's RootCAs: a listed certificate is a trust anchor even if it is not a
    * CA's (here the leaf itself) */
-  char *leaf = cert_pem(g_leaf);
+  char *leaf = pki_cert_pem(g_leaf);
   opts_roots(&p, leaf, NULL);
   tc = client_ok(&p);
   handshake(&c, tc, "backend.example", sctx, NULL, "k");
@@ -518,7 +387,7 @@ static void test_root_cas_bundle_and_partial_chain(void **state) {
 
 static void test_insecure_skip_verify(void **state) {
   (void)state;
-  X509 *self = mkcert("whatever", "DNS:whatever.example", g_leaf_key, NULL, NULL, false);
+  X509 *self = pki_leaf("whatever", "DNS:whatever.example", g_leaf_key, NULL, NULL);
   SSL_CTX *sctx = server_ctx(self, NULL);
   opts p;
   opts_init(&p);
@@ -795,16 +664,16 @@ static void test_session_unclean_close(void **state) {
   assert_true(conn_ok(&b));
   assert_true(wh_tls_client_resumed(&b.cli.s));
   /* freed without close_notify */
-  wh_tls_stream_free(&a.cli.s);
-  wh_tls_stream_free(&a.srv.s);
-  wh_tls_stream_free(&b.cli.s);
-  wh_tls_stream_free(&b.srv.s);
+  tls_peer_free(&a.cli);
+  tls_peer_free(&a.srv);
+  tls_peer_free(&b.cli);
+  tls_peer_free(&b.srv);
   assert_int_equal(wh_tls_session_cache_count(sc), 1);
   memset(&c, 0, sizeof(c));
   assert_int_equal(wh_tls_stream_init_server(&c.srv.s, sctx), 0);
   assert_int_equal(wh_tls_client_start(tc, "backend.example", sc, key, &c.cli.s), 0);
   assert_int_equal(wh_tls_session_cache_count(sc), 1);
-  pump(&c.cli, &c.srv);
+  tls_pump(&c.cli, &c.srv, 0);
   assert_true(conn_ok(&c));
   assert_true(wh_tls_client_resumed(&c.cli.s));
   assert_int_equal(wh_tls_session_cache_count(sc), 1);
@@ -979,9 +848,9 @@ static void test_id(void **state) {
   opts_roots(&o, p_ca, NULL);
   o.o.certificates = NULL;
   assert_ids_differ(&base, &o, "no client certificate");
-  X509 *cli2 = mkcert("client2.example", NULL, g_cli_key, g_ca, g_ca_key, false);
-  char *cli2_pem = cert_pem(cli2);
-  char *cli_key_pem = key_pem(g_cli_key);
+  X509 *cli2 = pki_leaf("client2.example", NULL, g_cli_key, g_ca, g_ca_key);
+  char *cli2_pem = pki_cert_pem(cli2);
+  char *cli_key_pem = pki_key_pem(g_cli_key);
   opts_cert(&o, cli2_pem, cli_key_pem);
   assert_ids_differ(&base, &o, "another client certificate");
 

@@ -14,6 +14,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "tests/unit/support/tls_pump.h"
+
 #include "lib/tls/certificate.h"
 #include "lib/tls/tls_stream.h"
 
@@ -67,74 +69,10 @@ static int teardown(void **state) {
   return 0;
 }
 
-/* One end: its session and the plaintext it received. */
-typedef struct peer {
-  wh_tls_stream s;
-  char *got;
-  size_t ngot, cap;
-  ssize_t last; /* the last read result <= 0 */
-} peer;
-
-static void peer_free(peer *p) {
-  wh_tls_stream_free(&p->s);
-  free(p->got);
-}
-
-/* Reads until the session has nothing more, keeping the plaintext. */
-static ssize_t drain(peer *p) {
-  char buf[4096];
-  for (;;) {
-    ssize_t r = wh_tls_stream_read(&p->s, buf, sizeof(buf));
-    if (r <= 0) {
-      p->last = r;
-      return r;
-    }
-    if (p->ngot + (size_t)r > p->cap) {
-      p->cap = (p->ngot + (size_t)r) * 2;
-      p->got = realloc(p->got, p->cap);
-      assert_non_null(p->got);
-    }
-    memcpy(p->got + p->ngot, buf, (size_t)r);
-    p->ngot += (size_t)r;
-  }
-}
-
-/* Moves what from produced to to, chunk bytes per feed (0: all at once),
- * reading after each feed. False when from had nothing to send. */
-static bool move(peer *from, peer *to, size_t chunk) {
-  const char *d = NULL;
-  size_t n = wh_tls_stream_output(&from->s, &d);
-  if (n == 0)
-    return false;
-  char *copy = malloc(n);
-  assert_non_null(copy);
-  memcpy(copy, d, n);
-  wh_tls_stream_consumed(&from->s);
-  for (size_t off = 0; off < n;) {
-    size_t step = chunk && chunk < n - off ? chunk : n - off;
-    assert_int_equal(wh_tls_stream_feed(&to->s, copy + off, step), 0);
-    off += step;
-    drain(to);
-  }
-  free(copy);
-  return true;
-}
-
-/* Runs both ends until neither has anything to send. */
-static void pump(peer *a, peer *b, size_t chunk) {
-  drain(a);
-  drain(b);
-  for (int i = 0; i < 1000; i++) {
-    bool m1 = move(a, b, chunk);
-    bool m2 = move(b, a, chunk);
-    if (!m1 && !m2)
-      return;
-  }
-  fail_msg("the sessions never went quiet");
-}
+/* One end, pumping: tests/unit/support/tls_pump.h */
 
 typedef struct pair {
-  peer cli, srv;
+  tls_peer cli, srv;
   SSL_CTX *cctx;
 } pair;
 
@@ -146,13 +84,13 @@ static void pair_init(pair *p, const char *sni) {
 }
 
 static void pair_free(pair *p) {
-  peer_free(&p->cli);
-  peer_free(&p->srv);
+  tls_peer_free(&p->cli);
+  tls_peer_free(&p->srv);
   SSL_CTX_free(p->cctx);
 }
 
 static void handshake(pair *p) {
-  pump(&p->cli, &p->srv, 0);
+  tls_pump(&p->cli, &p->srv, 0);
   assert_true(p->cli.s.established);
   assert_true(p->srv.s.established);
 }
@@ -211,12 +149,12 @@ static void test_data_both_ways(void **state) {
   pair_init(&p, "localhost");
   handshake(&p);
   assert_int_equal(wh_tls_stream_write(&p.cli.s, "GET / HTTP/1.1\r\n\r\n", 18), 0);
-  pump(&p.cli, &p.srv, 0);
+  tls_pump(&p.cli, &p.srv, 0);
   assert_int_equal(p.srv.ngot, 18);
   assert_memory_equal(p.srv.got, "GET / HTTP/1.1\r\n\r\n", 18);
   assert_int_equal(wh_tls_stream_write(&p.srv.s, "HTTP/1.1 200 OK\r\n", 17), 0);
   assert_int_equal(wh_tls_stream_write(&p.srv.s, "\r\n", 2), 0);
-  pump(&p.cli, &p.srv, 0);
+  tls_pump(&p.cli, &p.srv, 0);
   assert_int_equal(p.cli.ngot, 19);
   assert_memory_equal(p.cli.got, "HTTP/1.1 200 OK\r\n\r\n", 19);
   /* a zero-length write is a no-op, not an error */
@@ -240,7 +178,7 @@ static void test_100k_both_ways(void **state) {
   assert_int_equal(wh_tls_stream_write(&p.srv.s, down, N), 0);
   const char *d = NULL;
   assert_true(wh_tls_stream_output(&p.cli.s, &d) > (size_t)N);
-  pump(&p.cli, &p.srv, 0);
+  tls_pump(&p.cli, &p.srv, 0);
   assert_int_equal(p.srv.ngot, N);
   assert_memory_equal(p.srv.got, up, N);
   assert_int_equal(p.cli.ngot, N);
@@ -254,12 +192,12 @@ static void test_bytes_fed_one_at_a_time(void **state) {
   (void)state;
   pair p;
   pair_init(&p, "example.com");
-  pump(&p.cli, &p.srv, 1);
+  tls_pump(&p.cli, &p.srv, 1);
   assert_true(p.cli.s.established);
   assert_true(p.srv.s.established);
   assert_int_equal(wh_tls_stream_write(&p.cli.s, "ping", 4), 0);
   assert_int_equal(wh_tls_stream_write(&p.srv.s, "pong!", 5), 0);
-  pump(&p.cli, &p.srv, 1);
+  tls_pump(&p.cli, &p.srv, 1);
   assert_int_equal(p.srv.ngot, 4);
   assert_memory_equal(p.srv.got, "ping", 4);
   assert_int_equal(p.cli.ngot, 5);
@@ -274,7 +212,7 @@ static void test_close_notify_gives_closed(void **state) {
   handshake(&p);
   assert_int_equal(wh_tls_stream_write(&p.cli.s, "last", 4), 0);
   wh_tls_stream_shutdown(&p.cli.s);
-  pump(&p.cli, &p.srv, 0);
+  tls_pump(&p.cli, &p.srv, 0);
   /* the data before the alert arrives, then the close */
   assert_int_equal(p.srv.ngot, 4);
   assert_memory_equal(p.srv.got, "last", 4);
@@ -286,7 +224,7 @@ static void test_close_notify_gives_closed(void **state) {
   assert_int_equal(wh_tls_stream_read(&p.srv.s, buf, sizeof(buf)), WH_TLS_CLOSED);
   /* the server's own close_notify reaches the client the same way */
   wh_tls_stream_shutdown(&p.srv.s);
-  pump(&p.cli, &p.srv, 0);
+  tls_pump(&p.cli, &p.srv, 0);
   assert_int_equal(p.cli.last, WH_TLS_CLOSED);
   pair_free(&p);
 }
@@ -336,7 +274,7 @@ static void test_garbage_record_after_handshake(void **state) {
   for (size_t i = 5; i < sizeof(rec); i++)
     rec[i] = (unsigned char)i;
   assert_int_equal(wh_tls_stream_feed(&p.srv.s, rec, sizeof(rec)), 0);
-  assert_int_equal(drain(&p.srv), WH_TLS_ERROR);
+  assert_int_equal(tls_peer_drain(&p.srv), WH_TLS_ERROR);
   assert_true(p.srv.s.failed);
   char why[128];
   wh_tls_stream_reason(&p.srv.s, why, sizeof(why));
@@ -348,11 +286,11 @@ static void test_garbage_record_after_handshake(void **state) {
 
 static void test_untrusted_certificate_fails_on_client(void **state) {
   (void)state;
-  peer cli = {0}, srv = {0};
+  tls_peer cli = {0}, srv = {0};
   SSL_CTX *cctx = client_ctx(false);
   assert_int_equal(wh_tls_stream_init_server(&srv.s, g_srv), 0);
   assert_int_equal(wh_tls_stream_init_client(&cli.s, cctx, "localhost"), 0);
-  pump(&cli, &srv, 0);
+  tls_pump(&cli, &srv, 0);
   assert_int_equal(cli.last, WH_TLS_ERROR);
   assert_false(cli.s.established);
   char why[128];
@@ -360,8 +298,8 @@ static void test_untrusted_certificate_fails_on_client(void **state) {
   assert_non_null(strstr(why, "certificate verify failed"));
   /* the client's alert reached the server, which fails too */
   assert_int_equal(srv.last, WH_TLS_ERROR);
-  peer_free(&cli);
-  peer_free(&srv);
+  tls_peer_free(&cli);
+  tls_peer_free(&srv);
   SSL_CTX_free(cctx);
 }
 
@@ -391,7 +329,7 @@ static void test_write_before_handshake(void **state) {
   assert_true(nout == 0 || memmem(out, nout, "early", 5) == NULL);
   handshake(&p); /* the stream is still usable */
   assert_int_equal(wh_tls_stream_write(&p.cli.s, "now", 3), 0);
-  pump(&p.cli, &p.srv, 0);
+  tls_pump(&p.cli, &p.srv, 0);
   assert_int_equal(p.srv.ngot, 3);
   pair_free(&p);
 
@@ -407,7 +345,7 @@ static void test_write_before_handshake(void **state) {
   pair_init(&p, "localhost");
   handshake(&p);
   assert_int_equal(wh_tls_stream_write(&p.cli.s, "late", 4), 0);
-  pump(&p.cli, &p.srv, 0);
+  tls_pump(&p.cli, &p.srv, 0);
   assert_int_equal(p.srv.ngot, 4);
   pair_free(&p);
 }
@@ -503,7 +441,7 @@ static void test_session_outlives_ctx_reference(void **state) {
   assert_int_equal(wh_tls_stream_init_client(&p.cli.s, p.cctx, "localhost"), 0);
   handshake(&p);
   assert_int_equal(wh_tls_stream_write(&p.srv.s, "ok", 2), 0);
-  pump(&p.cli, &p.srv, 0);
+  tls_pump(&p.cli, &p.srv, 0);
   assert_int_equal(p.cli.ngot, 2);
   pair_free(&p);
 }
@@ -527,7 +465,7 @@ static void test_truncated_handshake_waits(void **state) {
   /* half a ClientHello is not an error: the session waits for the rest */
   pair p;
   pair_init(&p, "localhost");
-  drain(&p.cli);
+  tls_peer_drain(&p.cli);
   const char *d = NULL;
   size_t n = wh_tls_stream_output(&p.cli.s, &d);
   assert_true(n > 10);
@@ -536,12 +474,12 @@ static void test_truncated_handshake_waits(void **state) {
   memcpy(hello, d, n);
   wh_tls_stream_consumed(&p.cli.s);
   assert_int_equal(wh_tls_stream_feed(&p.srv.s, hello, n / 2), 0);
-  assert_int_equal(drain(&p.srv), WH_TLS_AGAIN);
+  assert_int_equal(tls_peer_drain(&p.srv), WH_TLS_AGAIN);
   assert_false(p.srv.s.failed);
   assert_int_equal(wh_tls_stream_output(&p.srv.s, &d), 0);
   assert_int_equal(wh_tls_stream_feed(&p.srv.s, hello + n / 2, n - n / 2), 0);
   free(hello);
-  pump(&p.cli, &p.srv, 0);
+  tls_pump(&p.cli, &p.srv, 0);
   assert_true(p.cli.s.established);
   assert_true(p.srv.s.established);
   pair_free(&p);
