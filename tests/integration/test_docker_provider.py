@@ -581,3 +581,34 @@ def test_private_engine_backends_are_reachable_from_the_host(docker):
     c = docker.run("side-app", network=net)
     assert c.ip().startswith("10.213.")
     assert docker.wait_http(c.url()) == "side-app"
+
+
+def test_https_backend_from_labels_with_a_file_transport(wharf, docker, tmp_path):
+    """Issue 9 through labels: `loadbalancer.server.scheme=https` and
+    `loadbalancer.serverstransport=st@file` on a container reach the backend over TLS,
+    verified with the file provider's transport (rootCAs + serverName). The container runs in
+    the host's network, so its address is loopback, where the test's TLS backend listens."""
+    from tlsbackend import TLSRecordingBackend, issue_san
+    from tlsutil import CA
+
+    ca = CA(tmp_path / "ca", name="label CA")
+    cert, key = issue_san(ca, "backend", "backend.example", "DNS:backend.example")
+    backend = TLSRecordingBackend("tls-origin", cert, key)
+    try:
+        labels = {
+            "traefik.enable": "true",
+            "traefik.http.routers.app.rule": "Host(`tlsapp.example`)",
+            "traefik.http.services.app.loadbalancer.server.port": str(backend.port),
+            "traefik.http.services.app.loadbalancer.server.scheme": "https",
+            "traefik.http.services.app.loadbalancer.serverstransport": "st@file",
+        }
+        transports = {"http": {"serversTransports": {"st": {
+            "serverName": "backend.example", "rootCAs": [str(ca.cert)]}}}}
+        w = start(wharf, docker, dynamic=transports)
+        docker.run("tlsapp", labels=labels, cmd=["sleep", "600"], extra=["--network", "host"])
+        r, _ = poll(w, "tlsapp.example", lambda r: r.status_code != 404, path="/echo")
+        assert r.status_code == 200, (r.status_code, r.text[:200], w.log_tail())
+        assert r.headers.get("X-Echo-Target") == "/echo"
+        assert backend.requests, "the TLS backend saw no request"
+    finally:
+        backend.stop()
