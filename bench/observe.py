@@ -38,29 +38,25 @@ bufferingSize, 100), BENCH_RESULTS (default bench/RESULTS.md, "-" for stdout onl
 BENCH_WORKDIR (default a new /tmp/wharf-bench-observe.* directory; the access logs are written
 there and can take a few hundred MB).
 """
-import datetime
 import json
 import os
 import re
-import shutil
 import signal
-import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-import run as B  # noqa: E402  (bench/run.py: process handling, templates, formatting)
+import run as B  # noqa: E402  (bench/run.py: processes, wrk, rounds, templates, formatting)
 
-DURATION = int(os.environ.get("BENCH_DURATION", "5"))
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+B.LOG_PREFIX = "bench-observe"
+log = B.log
+DURATION, ROUNDS, WHARF_BIN = B.DURATION, B.ROUNDS, B.WHARF_BIN
 PORT_BASE = int(os.environ.get("BENCH_PORT_BASE", "18500"))
 BUFFERING = int(os.environ.get("BENCH_LOG_BUFFERING", "100"))
-WHARF_BIN = os.environ.get("WHARF_BIN", os.path.join(B.ROOT, "build", "release", "wharf"))
-RESULTS = os.environ.get("BENCH_RESULTS", os.path.join(HERE, "RESULTS.md"))
 SECTION = "## Observability (bench/observe.py)"
+PHASE = "c64"  # the one phase: keep-alive throughput at -c64
 CONNS = 64
 NGINX_LOG = "combined buffer=64k flush=1s"
 TICK = B.TICK
@@ -117,28 +113,21 @@ COMBINED_RE = re.compile(r'^(\S+) - (\S+) \[([^\]]+)\] "(.*)" (\d{3}) (\d+) "(.*
 ENTRYPOINT_RE = re.compile(r'^traefik_entrypoint_requests_total\{([^}]*)\} (\S+)$', re.M)
 
 
-def log(msg):
-    print("bench-observe: " + msg, file=sys.stderr, flush=True)
-
-
 # ---------------------------------------------------------------------------------------------
 # Targets and clients
 
 
-class Target:
+class Target(B.Target):
     def __init__(self, name, label, kind, port, proc, admin_port=None, access_log=None,
                  log_format=None):
-        self.name, self.label, self.kind, self.port, self.proc = name, label, kind, port, proc
+        super().__init__(name, label, port, proc)
+        self.kind = kind
         self.admin_port, self.access_log, self.log_format = admin_port, access_log, log_format
-        self.ok = False
-        self.why = ""
-        self.runs = []  # measured wrk runs
         self.sent = 0  # every request wrk wrote to this target, warm-up included
         self.completed = 0  # every response wrk completed, warm-up included
         self.checks = 0  # readiness requests that got an answer
         self.unsure = 0  # readiness requests that timed out (may or may not have been served)
         self.pss = None
-        self.died = ""
         self.account = None  # filled after the graceful stop
 
 
@@ -153,98 +142,25 @@ def counted_get(t, port, path="/"):
 
 
 def wait_ready(t, seconds=30.0):
-    """Waits for the backend's own 200 through the target; returns the last (status, body).
-    Every request that got an answer is counted: wharf logs and counts it like any other."""
-    deadline = time.time() + seconds
-    last = (None, b"not started")
-    while time.time() < deadline:
-        if not t.proc.alive():
-            return None, ("exited: " + t.proc.tail()).encode()
-        last = counted_get(t, t.port)
-        # A proxy may listen before its routes are loaded: wait for the 200 itself.
-        if last[0] == 200:
-            return last
-        time.sleep(0.1)
-    return last
-
-
-def parse_wrk(text):
-    run = {"raw": text}
-    m = re.search(r"Requests/sec:\s+([\d.]+)", text)
-    run["rps"] = float(m.group(1)) if m else 0.0
-    m = re.search(r"(\d+) requests in ([\d.]+)(\w+)", text)
-    run["requests"] = int(m.group(1)) if m else 0
-    m = re.search(r"requests sent: (\d+)", text)
-    run["sent"] = int(m.group(1)) if m else None
-    m = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-    run["non2xx"] = int(m.group(1)) if m else 0
-    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
-    run["errors"] = sum(int(x) for x in m.groups()) if m else 0
-    m = re.search(r"^\s+99%\s+(\S+)", text, re.M)
-    run["p99"] = B.parse_latency(m.group(1)) if m else None
-    return run
+    """Waits for the backend's own 200 through the target (a proxy may listen before its
+    routes are loaded); returns the last (status, body). Every request that got an answer is
+    counted: wharf logs and counts it like any other."""
+    return B.wait_for(t.proc, lambda: counted_get(t, t.port), lambda res: res[0] == 200,
+                      seconds)
 
 
 def wrk(t, seconds, script):
     argv = ["wrk", "-t1", "-c%d" % CONNS, "-d%ds" % seconds, "--latency", "--timeout", "5s",
             "-s", script, "http://127.0.0.1:%d/" % t.port]
     before = t.proc.cpu_ticks()
-    try:
-        out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 30)
-    except subprocess.TimeoutExpired:
-        out = subprocess.CompletedProcess(argv, -1, "", "wrk did not finish in time")
-    run = parse_wrk(out.stdout)
+    run = B.run_wrk(argv, seconds, counts={"sent": r"requests sent: (\d+)"})
     run["cpu"] = (t.proc.cpu_ticks() - before) / TICK
-    if out.returncode != 0 or run["requests"] == 0 or run["sent"] is None:
-        run["failed"] = (out.stderr or out.stdout).strip()[-300:]
     t.completed += run["requests"]
     if run["sent"] is not None:
         t.sent += run["sent"]
     else:
         t.unsure += 1  # the count is lost; the accounting check says so
     return run
-
-
-def interleaved(targets, script):
-    for r in range(ROUNDS):
-        # Rotate the order each round so that no target always runs first or last.
-        order = targets[r % len(targets):] + targets[:r % len(targets)]
-        for t in order:
-            run = wrk(t, DURATION, script)
-            t.runs.append(run)
-            log("%-10s round %d/%d %9.0f req/s  p99 %s%s%s" % (
-                t.name, r + 1, ROUNDS, run["rps"], B.fmt_time(run.get("p99")),
-                "  non-2xx %d errors %d" % (run["non2xx"], run["errors"])
-                if run["non2xx"] or run["errors"] else "",
-                "  FAILED: " + run["failed"][-120:] if "failed" in run else ""))
-
-
-def summary(t):
-    runs = t.runs
-    if not runs:
-        return None
-    reqs = sum(r["requests"] for r in runs)
-    cpu = sum(r["cpu"] for r in runs)
-    return {
-        "rps": B.med([r["rps"] for r in runs]),
-        "rps_min": min(r["rps"] for r in runs),
-        "rps_max": max(r["rps"] for r in runs),
-        "p99": B.med([r["p99"] for r in runs]),
-        "cpu_us": cpu / reqs * 1e6 if reqs else None,
-        "non2xx": sum(r["non2xx"] for r in runs),
-        "errors": sum(r["errors"] for r in runs),
-        "failed": sum(1 for r in runs if "failed" in r),
-    }
-
-
-def round_ratios(a, b, key="rps"):
-    return [x[key] / y[key] for x, y in zip(a.runs, b.runs) if x.get(key) and y.get(key)]
-
-
-def paired(a, b, key="rps"):
-    """Median of per-round ratios (bench/run.py's paired, on this script's run lists)."""
-    ratios = round_ratios(a, b, key)
-    return statistics.median(ratios) if ratios else None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -369,23 +285,13 @@ def nginx_server(port, access_log):
 
 
 def main():
-    for tool in ("nginx", "wrk"):
-        if not shutil.which(tool) and not os.path.exists("/usr/sbin/" + tool):
-            log("%s is not installed: run scripts/setup.sh --bench" % tool)
-            return 2
-    busy = [p for p in PORTS.values() if not B.port_free(p)]
-    if busy:
-        log("ports in use: %s (set BENCH_PORT_BASE)" % busy)
-        return 2
-
-    workdir = os.environ.get("BENCH_WORKDIR") or tempfile.mkdtemp(prefix="wharf-bench-observe.")
-    os.makedirs(workdir, exist_ok=True)
-    B.PGIDS.append(os.path.join(workdir, "pgids"))
-    open(B.PGIDS[0], "w").close()  # a reused work directory must not name old groups
-    log("work directory %s (configs, access logs and server output)" % workdir)
+    code = B.preflight(("nginx", "wrk"), PORTS.values())
+    if code:
+        return code
+    workdir = B.make_workdir("wharf-bench-observe.", "configs, access logs and server output")
     t0 = time.time()
     load_before = os.getloadavg()
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    nginx = B.which("nginx")
 
     def path(name):
         return os.path.join(workdir, name)
@@ -454,9 +360,7 @@ def main():
         if status == 200 and body == B.BODY:
             t.ok = True
         else:
-            t.why = "answered %s \"%s\", not the backend's 200" % (
-                status, body[:60].decode(errors="replace").strip()) \
-                if status is not None else body.decode(errors="replace")[:200]
+            t.why = B.not_200(status, body)
         if t.ok and t.log_format and t.kind == "wharf":
             status, body = B.http_get(t.admin_port, path="/metrics")
             if status != 200 or b"# TYPE" not in body:
@@ -470,14 +374,13 @@ def main():
         wrk(t, 1, script)
 
     log("keep-alive throughput, wrk -t1 -c%d, %d rounds x %d s" % (CONNS, ROUNDS, DURATION))
-    interleaved(live, script)
+    B.interleaved(live, PHASE, lambda t: wrk(t, DURATION, script))
 
     for t in live:
         if t.proc.alive():
             t.pss = t.proc.memory()[1]
         else:
-            t.died = "exited during the run (code %s): %s" % (t.proc.popen.returncode,
-                                                              t.proc.tail(3))
+            t.died = t.proc.exit_note()
             log("%s %s" % (t.name, t.died))
     died = [] if backend.alive() else ["backend exited during the run: " + backend.tail(3)]
 
@@ -487,11 +390,7 @@ def main():
             account(t)
     elapsed = time.time() - t0
     load = (load_before, os.getloadavg())
-    report = build_report(targets, elapsed, load, workdir, died)
-    print(report)
-    if RESULTS != "-":
-        B.write_section(RESULTS, SECTION, report)
-        log("wrote the observability section of %s" % RESULTS)
+    B.publish(build_report(targets, elapsed, load, workdir, died), SECTION)
     bad = [t for t in live if t.kind == "wharf" and t.account and t.account["problems"]]
     return 1 if bad else 0
 
@@ -502,20 +401,13 @@ def main():
 
 def build_report(targets, elapsed, load, workdir, died):
     by = {t.name: t for t in targets}
-    S = {t.name: summary(t) for t in targets if t.ok}
-    out = [SECTION, ""]
-    out.append("Written by `bench/observe.py`; bench/README.md (\"Observability\") explains the "
-               "method. Same machine, one run, %d interleaved rounds x %d s per target, "
-               "wrk -t1 -c%d, the 1-worker nginx backend of bench/run.py (19-byte 200); medians; "
-               "throughput ratios are medians of per-round ratios." % (ROUNDS, DURATION, CONNS))
-    out.append("")
-    out.append("- date: %s; run took %.0f s; load average (1 min) %.2f before, %.2f after"
-               % (datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"), elapsed,
-                  load[0][0], load[1][0]))
-    out.append("- machine: %s" % B.machine())
-    out.append("- versions: nginx %s, wrk %s, %s" % (
-        B.version(["nginx", "-v"], r"nginx/(\S+)"), B.version(["wrk", "-v"], r"wrk (\S+)"),
-        B.wharf_version(WHARF_BIN)))
+    S = {t.name: B.summary(t, PHASE) for t in targets if t.ok}
+    out = B.section_head(
+        SECTION, "Written by `bench/observe.py`; bench/README.md (\"Observability\") explains "
+        "the method. Same machine, one run, %d interleaved rounds x %d s per target, wrk -t1 "
+        "-c%d, the 1-worker nginx backend of bench/run.py (19-byte 200); medians; throughput "
+        "ratios are medians of per-round ratios." % (ROUNDS, DURATION, CONNS),
+        elapsed, load, ("nginx", "wrk"), B.wharf_version(WHARF_BIN))
     out.append("- wharf + log: `accessLog: {filePath: <workdir>/access-<format>.log, format: "
                "common|json, bufferingSize: %d}` and `metrics: {prometheus: {}}` (/metrics on "
                "the traefik entry point); nginx + log: `access_log <workdir>/nginx-access.log "
@@ -545,12 +437,8 @@ def build_report(targets, elapsed, load, workdir, died):
         if not s:
             rows.append([t.label, "pending (%s)" % (t.why or "-"), "", "", "", ""])
             continue
-        rows.append([t.label, "%.0f (%.0f-%.0f)" % (s["rps"], s["rps_min"], s["rps_max"]),
-                     B.fmt_time(s["p99"]),
-                     "%.1f us" % s["cpu_us"] if s["cpu_us"] is not None else "-",
-                     B.fmt_mib(t.pss),
-                     "%d / %d%s" % (s["non2xx"], s["errors"],
-                                    " (%d runs failed)" % s["failed"] if s["failed"] else "")])
+        rows.append([t.label, B.fmt_range(s), B.fmt_time(s["p99"]), B.fmt_us(s["cpu_us"]),
+                     B.fmt_mib(t.pss), B.fmt_errors(s)])
     out.append(B.table(["target", "req/s median (min-max)", "p99", "CPU/req", "PSS after load",
                         "non-2xx / socket errors"], rows))
     out.append("")
@@ -565,12 +453,9 @@ def build_report(targets, elapsed, load, workdir, died):
         if not (sa and sb):
             rows.append([text, "pending", "", "", "", "pending" if goal else ""])
             return
-        r = paired(by[a], by[b])
-        status = ""
-        if goal is not None:
-            status = "pending" if r is None else ("met" if r >= goal else "**not met**")
-        rows.append([text, B.fmt_x(r),
-                     ", ".join("%.2f" % x for x in round_ratios(by[a], by[b])) or "-",
+        r = B.paired(by[a], by[b], PHASE)
+        status = "" if goal is None else B.goal_status(None if r is None else r >= goal)
+        rows.append([text, B.fmt_x(r), B.fmt_rounds(by[a], by[b], PHASE),
                      B.fmt_ratio(sa["p99"], sb["p99"]), B.fmt_ratio(sa["cpu_us"], sb["cpu_us"]),
                      status])
 
@@ -628,11 +513,4 @@ def build_report(targets, elapsed, load, workdir, died):
 
 
 if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, B.on_signal)
-    signal.signal(signal.SIGINT, B.on_signal)
-    signal.signal(signal.SIGHUP, B.on_signal)
-    try:
-        code = main()
-    finally:
-        B.stop_all()
-    sys.exit(code)
+    B.run_main(main)

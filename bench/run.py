@@ -18,6 +18,11 @@ work directory's pgids file, in case this script itself is killed hard.
 Environment: WHARF_BIN (default build/release/wharf), BENCH_DURATION (seconds per run, 5),
 BENCH_ROUNDS (3), BENCH_IDLE_CONNS (10000), BENCH_ROUTES (10000), BENCH_PORT_BASE (18100),
 BENCH_RESULTS (default bench/RESULTS.md; "-" for none), BENCH_WORKDIR (default a new temp dir).
+
+The other benchmarks (tls.py, observe.py, upstream_tls.py) import this file as a module and use
+its helpers: processes, readiness, wrk runs and their parsing, interleaved rounds, summaries
+and paired ratios, report formatting and the RESULTS.md sections. WHARF_BIN, BENCH_DURATION,
+BENCH_ROUNDS and BENCH_RESULTS mean the same in all of them.
 """
 import datetime
 import os
@@ -26,6 +31,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -63,12 +69,25 @@ PORTS = {
 }
 
 
+LOG_PREFIX = "bench"  # each script that imports this module names itself here
+
+
 def log(msg):
-    print("bench: " + msg, file=sys.stderr, flush=True)
+    print(LOG_PREFIX + ": " + msg, file=sys.stderr, flush=True)
 
 
 # ---------------------------------------------------------------------------------------------
 # Processes
+
+
+def stat_fields(pid):
+    """The fields of /proc/<pid>/stat from the third (the state) on, or None when it is gone."""
+    try:
+        with open("/proc/%s/stat" % pid) as f:
+            stat = f.read()
+    except OSError:
+        return None
+    return stat[stat.rindex(")") + 2:].split()
 
 
 class Proc:
@@ -90,28 +109,17 @@ class Proc:
         """Every live process of the server's session (nginx's master and workers, etc.)."""
         found = []
         for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                with open("/proc/%s/stat" % entry) as f:
-                    stat = f.read()
-            except OSError:
-                continue
-            fields = stat[stat.rindex(")") + 2:].split()
-            if int(fields[3]) == self.pid:  # field 6 of stat: the session id
+            fields = stat_fields(entry) if entry.isdigit() else None
+            if fields and int(fields[3]) == self.pid:  # field 6 of stat: the session id
                 found.append(int(entry))
         return found
 
     def cpu_ticks(self):
         total = 0
         for pid in self.pids():
-            try:
-                with open("/proc/%d/stat" % pid) as f:
-                    stat = f.read()
-            except OSError:
-                continue
-            fields = stat[stat.rindex(")") + 2:].split()
-            total += int(fields[11]) + int(fields[12])  # utime + stime
+            fields = stat_fields(pid)
+            if fields:
+                total += int(fields[11]) + int(fields[12])  # utime + stime
         return total
 
     def memory(self):
@@ -139,17 +147,14 @@ class Proc:
 
     def stop(self):
         if self.popen.poll() is None:
-            try:
-                os.killpg(self.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
-                self.popen.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                pass
+            self.signal_group(signal.SIGTERM)
         # Workers may outlive a master; the group goes whole.
+        self.signal_group(signal.SIGKILL)
+
+    def signal_group(self, sig):
+        """Sends sig to the server's process group and waits up to 5 s for the leader."""
         try:
-            os.killpg(self.pid, signal.SIGKILL)
+            os.killpg(self.pid, sig)
         except ProcessLookupError:
             pass
         try:
@@ -163,6 +168,12 @@ class Proc:
                 return "".join(f.readlines()[-n:]).strip()
         except OSError:
             return ""
+
+    def exit_note(self):
+        """"" while the server runs; else how it ended, for the report."""
+        if self.alive():
+            return ""
+        return "exited during the run (code %s): %s" % (self.popen.returncode, self.tail(3))
 
 
 STARTED = []
@@ -184,10 +195,52 @@ def on_signal(signum, _frame):
     raise SystemExit(128 + signum)
 
 
+def run_main(main):
+    """Runs main() and exits with its status; every server started is stopped on the way out,
+    whether main returns, fails or a signal ends it."""
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, on_signal)
+    try:
+        code = main()
+    finally:
+        stop_all()
+    sys.exit(code)
+
+
 def start(name, argv, workdir, env=None):
     p = Proc(name, argv, workdir, env)
     STARTED.append(p)
     return p
+
+
+def which(tool):
+    """The path of tool (in PATH, or in /usr/sbin for nginx and HAProxy), or None."""
+    return shutil.which(tool) or ("/usr/sbin/" + tool
+                                  if os.path.exists("/usr/sbin/" + tool) else None)
+
+
+def preflight(tools, ports):
+    """2 (and says why) when one of tools is missing or one of ports is taken, else 0."""
+    for tool in tools:
+        if not which(tool):
+            log("%s is not installed: run scripts/setup.sh --bench" % tool)
+            return 2
+    busy = [p for p in ports if not port_free(p)]
+    if busy:
+        log("ports in use: %s (set BENCH_PORT_BASE)" % busy)
+        return 2
+    return 0
+
+
+def make_workdir(prefix, holds):
+    """$BENCH_WORKDIR or a new /tmp/<prefix>* directory, with an empty pgids file (a reused
+    work directory must not name old groups); holds says what goes there, for the log."""
+    workdir = os.environ.get("BENCH_WORKDIR") or tempfile.mkdtemp(prefix=prefix)
+    os.makedirs(workdir, exist_ok=True)
+    PGIDS.append(os.path.join(workdir, "pgids"))
+    open(PGIDS[0], "w").close()
+    log("work directory %s (%s)" % (workdir, holds))
+    return workdir
 
 
 def port_free(port):
@@ -216,18 +269,83 @@ def http_get(port, host=None, path="/", timeout=2.0):
         return None, str(e).encode()
 
 
-def wait_ready(proc, port, host=None, seconds=30.0):
-    """Waits until the server answers anything on port; returns the last (status, body)."""
+def dechunk(body):
+    out = b""
+    while body:
+        size, _, rest = body.partition(b"\r\n")
+        n = int(size.split(b";")[0] or b"0", 16)
+        if n == 0:
+            break
+        out += rest[:n]
+        body = rest[n + 2:]
+    return out
+
+
+def tls_get(port, sni, path="/", timeout=3.0, ca=None, request=None):
+    """One request over a fresh TLS connection to 127.0.0.1:port with SNI sni (none if None):
+    a dict with status, body (dechunked), head, size (bytes read), the peer's DER certificate,
+    protocol and cipher; or {"error": text}. With ca (a PEM file), the peer is verified against
+    it under the name sni; without, not at all. request: the raw bytes to send instead of a
+    GET of path with Connection: close."""
+    if ca:
+        ctx = ssl.create_default_context(cafile=ca)
+    else:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    if request is None:
+        request = b"GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % (
+            path.encode(), (sni or "127.0.0.1").encode())
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as raw:
+            with ctx.wrap_socket(raw, server_hostname=sni) as s:
+                s.sendall(request)
+                data = b""
+                while True:
+                    chunk = s.recv(1 << 16)
+                    if not chunk:
+                        break
+                    data += chunk
+                cert = s.getpeercert(binary_form=True)
+                version, cipher = s.version(), s.cipher()[0]
+    except (OSError, ssl.SSLError) as e:
+        return {"error": str(e)}
+    head, _, body = data.partition(b"\r\n\r\n")
+    m = re.match(rb"HTTP/1\.[01] (\d{3})", head)
+    if b"transfer-encoding: chunked" in head.lower():
+        body = dechunk(body)
+    return {"status": int(m.group(1)) if m else None, "body": body, "cert": cert, "size": len(data),
+            "version": version, "cipher": cipher, "head": head}
+
+
+def wait_for(proc, probe, until, seconds=30.0,
+             exited=lambda tail: (None, ("exited: " + tail).encode())):
+    """Calls probe() every 0.1 s until until(its result) holds or seconds have passed, and
+    returns the last result; exited(the server's last output) if proc has exited."""
     deadline = time.time() + seconds
-    last = (None, b"not started")
-    while time.time() < deadline:
+    while True:
         if not proc.alive():
-            return None, ("exited: " + proc.tail()).encode()
-        last = http_get(port, host)
-        if last[0] is not None:
+            return exited(proc.tail())
+        last = probe()
+        if until(last) or time.time() >= deadline:
             return last
         time.sleep(0.1)
-    return last
+
+
+def wait_ready(proc, port, host=None, seconds=30.0, status=None):
+    """Waits until the server answers on port (with status, when given: a proxy may listen
+    before its routes are loaded; else with anything); returns the last (status, body)."""
+    return wait_for(proc, lambda: http_get(port, host),
+                    lambda res: res[0] is not None if status is None else res[0] == status,
+                    seconds)
+
+
+def not_200(status, body):
+    """Why a readiness check's (status, body) is not the backend's 200, for the report."""
+    if status is None:
+        return body.decode(errors="replace")[:200]
+    return "answered %s \"%s\", not the backend's 200" % (
+        status, body[:60].decode(errors="replace").strip())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -279,6 +397,10 @@ def wharf_routes_file(path, routes):
 
 
 class Target:
+    """One thing measured (the other scripts' targets extend it): its server (proc), whether
+    it answered as expected before the runs (ok; else why), its runs by phase, and died (a
+    note when its server exited during the run)."""
+
     def __init__(self, name, label, port, proc, host=None):
         self.name, self.label, self.port, self.proc, self.host = name, label, port, proc, host
         self.ok = False
@@ -288,12 +410,19 @@ class Target:
         self.died = ""
 
 
-def backend_accepts():
-    status, body = http_get(PORTS["status"])
+def stub_status(port):
+    """nginx's (accepts, handled, requests) counters from its stub_status on port, or None;
+    the request for them is itself one accepted connection and one request."""
+    status, body = http_get(port)
     if status != 200:
         return None
     m = re.search(rb"\n\s*(\d+)\s+(\d+)\s+(\d+)", body)
-    return (int(m.group(1)), int(m.group(3))) if m else None
+    return tuple(int(x) for x in m.groups()) if m else None
+
+
+def backend_accepts():
+    counters = stub_status(PORTS["status"])
+    return (counters[0], counters[2]) if counters else None
 
 
 UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}
@@ -304,6 +433,38 @@ def parse_latency(text):
     return float(m.group(1)) * UNITS[m.group(2)] if m else None
 
 
+def run_wrk(argv, seconds, percentiles=("99",), counts=None):
+    """Runs wrk (argv, a run of seconds) and parses what it printed: a dict with raw (its
+    output), rps, requests (completed), non2xx, errors (socket errors of all kinds) and p<N>
+    for each of percentiles (seconds, None if absent), and "failed" (the end of what it said)
+    when wrk failed or completed nothing. counts: {key: regex with one group} for integers a
+    Lua script prints; one that is missing is None and fails the run."""
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 30)
+    except subprocess.TimeoutExpired:
+        out = subprocess.CompletedProcess(argv, -1, "", "wrk did not finish in time")
+    text = out.stdout
+    run = {"raw": text}
+    m = re.search(r"Requests/sec:\s+([\d.]+)", text)
+    run["rps"] = float(m.group(1)) if m else 0.0
+    m = re.search(r"(\d+) requests in ([\d.]+)(\w+)", text)
+    run["requests"] = int(m.group(1)) if m else 0
+    for key, pattern in (counts or {}).items():
+        m = re.search(pattern, text)
+        run[key] = int(m.group(1)) if m else None
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    run["non2xx"] = int(m.group(1)) if m else 0
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    run["errors"] = sum(int(x) for x in m.groups()) if m else 0
+    for pct in percentiles:
+        m = re.search(r"^\s+%s%%\s+(\S+)" % pct, text, re.M)
+        run["p" + pct] = parse_latency(m.group(1)) if m else None
+    if out.returncode != 0 or run["requests"] == 0 or \
+            any(run[key] is None for key in (counts or {})):
+        run["failed"] = (out.stderr or text).strip()[-300:]
+    return run
+
+
 def wrk(target, conns, seconds, measure=True):
     argv = ["wrk", "-t1", "-c%d" % conns, "-d%ds" % seconds, "--latency", "--timeout", "5s"]
     if target.host:
@@ -311,47 +472,41 @@ def wrk(target, conns, seconds, measure=True):
     argv.append("http://127.0.0.1:%d/" % target.port)
     before_acc = backend_accepts() if measure else None
     before_cpu = target.proc.cpu_ticks() if measure else 0
-    try:
-        out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 30)
-    except subprocess.TimeoutExpired:
-        out = subprocess.CompletedProcess(argv, -1, "", "wrk did not finish in time")
+    run = run_wrk(argv, seconds, ("50", "99"))
     after_cpu = target.proc.cpu_ticks() if measure else 0
     after_acc = backend_accepts() if measure else None
-    text = out.stdout
-    run = {"raw": text}
-    m = re.search(r"Requests/sec:\s+([\d.]+)", text)
-    run["rps"] = float(m.group(1)) if m else 0.0
-    m = re.search(r"(\d+) requests in ([\d.]+)(\w+)", text)
-    run["requests"] = int(m.group(1)) if m else 0
-    m = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-    run["non2xx"] = int(m.group(1)) if m else 0
-    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
-    run["errors"] = sum(int(x) for x in m.groups()) if m else 0
-    for pct in ("50", "99"):
-        m = re.search(r"^\s+%s%%\s+(\S+)" % pct, text, re.M)
-        run["p" + pct] = parse_latency(m.group(1)) if m else None
     if measure:
         run["cpu"] = (after_cpu - before_cpu) / TICK
         if before_acc and after_acc:
             # The two status requests are themselves one accepted connection and one request each.
             run["accepts"] = after_acc[0] - before_acc[0] - 1
             run["backend_requests"] = after_acc[1] - before_acc[1] - 1
-    if out.returncode != 0 or run["requests"] == 0:
-        run["failed"] = (out.stderr or text).strip()[-300:]
     return run
 
 
-def interleaved(targets, phase, conns):
+def rate_line(run, unit="req/s"):
+    """The figures of one run in a progress line."""
+    return "%9.0f %s  p99 %s" % (run["rps"], unit, fmt_time(run.get("p99")))
+
+
+def interleaved(targets, phase, measure, describe=rate_line):
+    """ROUNDS rounds in which measure(t) makes one run of every target, appended to
+    t.runs[phase]. The order rotates each round so that no target always runs first or last:
+    a noisy neighbour on this shared machine then hurts every target alike. describe(run) is
+    the middle of the progress line logged after each run."""
+    if not targets:
+        return
+    width = max(len(t.name) for t in targets)
     for r in range(ROUNDS):
-        # Rotate the order each round so that no target always runs first or last.
         order = targets[r % len(targets):] + targets[:r % len(targets)]
         for t in order:
-            run = wrk(t, conns, DURATION)
+            run = measure(t)
             t.runs.setdefault(phase, []).append(run)
-            log("%-10s round %d/%d -c%-3d %9.0f req/s  p99 %s%s" % (
-                t.name, r + 1, ROUNDS, conns, run["rps"], fmt_time(run.get("p99")),
+            log("%-*s round %d/%d %s%s%s" % (
+                width, t.name, r + 1, ROUNDS, describe(run),
                 "  non-2xx %d errors %d" % (run["non2xx"], run["errors"])
-                if run["non2xx"] or run["errors"] else ""))
+                if run["non2xx"] or run["errors"] else "",
+                "  FAILED: " + run["failed"][-120:] if "failed" in run else ""))
 
 
 def med(values):
@@ -360,6 +515,10 @@ def med(values):
 
 
 def summary(t, phase):
+    """Medians over t's runs of phase (rps with its min and max, p50, p99), the sums of
+    non-2xx responses, socket errors and failed runs, cpu_us (the CPU time of the runs that
+    have one / all requests completed) and reuse (1 - backend accepts / backend requests, of
+    the runs that counted both); None without runs."""
     runs = t.runs.get(phase, [])
     if not runs:
         return None
@@ -367,28 +526,35 @@ def summary(t, phase):
         "rps": med([r["rps"] for r in runs]),
         "rps_min": min(r["rps"] for r in runs),
         "rps_max": max(r["rps"] for r in runs),
-        "p50": med([r["p50"] for r in runs]),
+        "p50": med([r.get("p50") for r in runs]),
         "p99": med([r["p99"] for r in runs]),
         "non2xx": sum(r["non2xx"] for r in runs),
         "errors": sum(r["errors"] for r in runs),
         "failed": sum(1 for r in runs if "failed" in r),
     }
     reqs = sum(r["requests"] for r in runs)
-    cpu = sum(r.get("cpu", 0.0) for r in runs)
-    s["cpu_us"] = cpu / reqs * 1e6 if reqs else None
-    acc = [r for r in runs if "accepts" in r]
+    cpu = [r["cpu"] for r in runs if r.get("cpu") is not None]
+    s["requests"] = reqs
+    s["cpu_us"] = sum(cpu) / reqs * 1e6 if reqs and cpu else None
+    acc = [r for r in runs if "backend_requests" in r]
     breqs = sum(r["backend_requests"] for r in acc)
     s["reuse"] = 1.0 - sum(r["accepts"] for r in acc) / breqs if breqs else None
     return s
 
 
-def paired(a, b, phase, key):
+def round_ratios(a, b, phase, key="rps"):
+    """a's figure / b's figure in each round of phase (rounds where either is 0 or missing
+    left out)."""
+    ra, rb = a.runs.get(phase, []), b.runs.get(phase, [])
+    return [x[key] / y[key] for x, y in zip(ra, rb) if x.get(key) and y.get(key)]
+
+
+def paired(a, b, phase, key="rps"):
     """Median over rounds of a's figure / b's figure in the same round.
 
     Runs of one round are seconds apart, so this cancels most of the drift a shared machine
     puts between rounds, which a ratio of medians would keep."""
-    ra, rb = a.runs.get(phase, []), b.runs.get(phase, [])
-    ratios = [x[key] / y[key] for x, y in zip(ra, rb) if x.get(key) and y.get(key)]
+    ratios = round_ratios(a, b, phase, key)
     return statistics.median(ratios) if ratios else None
 
 
@@ -416,6 +582,31 @@ def fmt_x(r):
     return "-" if r is None else "%.2fx" % r
 
 
+def fmt_range(s):
+    """A summary's req/s: "median (min-max)"."""
+    return "%.0f (%.0f-%.0f)" % (s["rps"], s["rps_min"], s["rps_max"])
+
+
+def fmt_us(us):
+    return "-" if us is None else "%.1f us" % us
+
+
+def fmt_errors(s):
+    """A summary's non-2xx responses / socket errors, and its failed runs if any."""
+    return "%d / %d%s" % (s["non2xx"], s["errors"],
+                          " (%d runs failed)" % s["failed"] if s["failed"] else "")
+
+
+def fmt_rounds(a, b, phase):
+    """Each round's req/s ratio a / b: "1.02, 0.98, 1.01", or "-"."""
+    return ", ".join("%.2f" % x for x in round_ratios(a, b, phase)) or "-"
+
+
+def goal_status(ok):
+    """A goal row's status: None (not measured), True or False."""
+    return "pending" if ok is None else ("met" if ok else "**not met**")
+
+
 def table(header, rows):
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
@@ -429,6 +620,35 @@ def version(argv, pattern):
         return m.group(1) if m else "?"
     except (OSError, subprocess.TimeoutExpired):
         return "?"
+
+
+VERSION_PROBES = {  # tool -> (its name in the report, argv, pattern of the version)
+    "nginx": ("nginx ", ["nginx", "-v"], r"nginx/(\S+)"),
+    "haproxy": ("HAProxy ", ["haproxy", "-v"], r"version (\S+)"),
+    "h2o": ("h2o ", ["h2o", "-v"], r"version (\S+)"),
+    "caddy": ("Caddy ", ["caddy", "version"], r"v?(\S+)"),
+    "wrk": ("wrk ", ["wrk", "-v"], r"wrk (\S+)"),
+    "openssl": ("", ["openssl", "version"], r"(OpenSSL \S+)"),
+}
+
+
+def versions(*tools):
+    """"nginx 1.22.1, wrk 4.1.0, OpenSSL 3.0.2" for the tools named (VERSION_PROBES' keys)."""
+    return ", ".join(VERSION_PROBES[t][0] + version(*VERSION_PROBES[t][1:]) for t in tools)
+
+
+def now():
+    return datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+
+
+def section_head(section, intro, elapsed, load, tools, wharf):
+    """The first lines of a script's RESULTS.md section: its heading, intro (who wrote it and
+    how), then date, run time, load, machine and the versions of tools and of wharf."""
+    return [section, "", intro, "",
+            "- date: %s; run took %.0f s; load average (1 min) %.2f before, %.2f after"
+            % (now(), elapsed, load[0][0], load[1][0]),
+            "- machine: %s" % machine(),
+            "- versions: %s, %s" % (versions(*tools), wharf)]
 
 
 def machine():
@@ -449,24 +669,13 @@ def machine():
 
 
 def main():
-    for tool in ("nginx", "haproxy", "h2o", "caddy", "wrk"):
-        if not shutil.which(tool) and not os.path.exists("/usr/sbin/" + tool):
-            log("%s is not installed: run scripts/setup.sh --bench" % tool)
-            return 2
-    busy = [p for p in PORTS.values() if not port_free(p)]
-    if busy:
-        log("ports in use: %s (set BENCH_PORT_BASE)" % busy)
-        return 2
-
-    workdir = os.environ.get("BENCH_WORKDIR") or tempfile.mkdtemp(prefix="wharf-bench.")
-    os.makedirs(workdir, exist_ok=True)
-    PGIDS.append(os.path.join(workdir, "pgids"))
-    open(PGIDS[0], "w").close()  # a reused work directory must not name old groups
-    log("work directory %s (configs and server output)" % workdir)
+    code = preflight(("nginx", "haproxy", "h2o", "caddy", "wrk"), PORTS.values())
+    if code:
+        return code
+    workdir = make_workdir("wharf-bench.", "configs and server output")
     t0 = time.time()
     load_before = os.getloadavg()
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    haproxy = shutil.which("haproxy") or "/usr/sbin/haproxy"
+    nginx, haproxy = which("nginx"), which("haproxy")
 
     def path(name):
         return os.path.join(workdir, name)
@@ -538,9 +747,7 @@ def main():
         if status == 200 and body == BODY:
             t.ok = True
         else:
-            t.why = "answered %s \"%s\", not the backend's 200" % (
-                status, body[:60].decode(errors="replace").strip()) \
-                if status is not None else body.decode(errors="replace")[:200]
+            t.why = not_200(status, body)
             log("%s: not benchmarked: %s" % (name, t.why))
     main_targets = [by_name[n] for n in ("direct", "nginx", "haproxy", "h2o", "caddy", "wharf")]
     live = [t for t in main_targets if t.ok]
@@ -555,9 +762,9 @@ def main():
         wrk(t, 64, 1, measure=False)
 
     log("phase 1: keep-alive throughput, -c64, %d rounds x %d s" % (ROUNDS, DURATION))
-    interleaved(live, "c64", 64)
+    interleaved(live, "c64", lambda t: wrk(t, 64, DURATION))
     log("phase 2: latency, -c16, %d rounds x %d s" % (ROUNDS, DURATION))
-    interleaved(live, "c16", 16)
+    interleaved(live, "c16", lambda t: wrk(t, 16, DURATION))
     for t in live:
         t.mem["loaded"] = t.proc.memory()
 
@@ -567,7 +774,7 @@ def main():
     for t in route_targets:
         if "10k" in t.name:
             wrk(t, 64, 1, measure=False)
-    interleaved(route_targets, "routes", 64)
+    interleaved(route_targets, "routes", lambda t: wrk(t, 64, DURATION))
 
     log("phase 4: %d idle keep-alive connections" % IDLE_CONNS)
     idle = {}
@@ -599,17 +806,11 @@ def main():
 
     for t in by_name.values():
         if t.ok and not t.proc.alive():
-            t.died = "exited during the run (code %s): %s" % (t.proc.popen.returncode,
-                                                              t.proc.tail(3))
+            t.died = t.proc.exit_note()
             log("%s %s" % (t.name, t.died))
     elapsed = time.time() - t0
     load = (load_before, os.getloadavg())
-    report = build_report(by_name, main_targets, route_targets, idle, elapsed, load, workdir)
-    print(report)
-    if RESULTS != "-":
-        with open(RESULTS, "w") as f:
-            f.write(report)
-        log("wrote %s" % RESULTS)
+    publish(build_report(by_name, main_targets, route_targets, idle, elapsed, load, workdir))
     return 0
 
 
@@ -624,12 +825,10 @@ def build_report(by_name, main_targets, route_targets, idle, elapsed, load, work
     out.append("Written by `make bench` (bench/run.py); bench/README.md explains the method and "
                "how to read these tables. Ratios matter, not absolute numbers: the machine is "
                "shared and client, proxy and backend share its cores.\n")
-    out.append("- date: %s" % datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"))
+    out.append("- date: %s" % now())
     out.append("- machine: %s" % machine())
-    out.append("- versions: nginx %s, HAProxy %s, h2o %s, Caddy %s, wrk %s, %s" % (
-        version(["nginx", "-v"], r"nginx/(\S+)"), version(["haproxy", "-v"], r"version (\S+)"),
-        version(["h2o", "-v"], r"version (\S+)"), version(["caddy", "version"], r"v?(\S+)"),
-        version(["wrk", "-v"], r"wrk (\S+)"), wharf_version()))
+    out.append("- versions: %s, %s" % (versions("nginx", "haproxy", "h2o", "caddy", "wrk"),
+                                       wharf_version()))
     out.append("- method: backend 1-worker nginx (19-byte 200); wrk -t1; %d interleaved rounds "
                "x %d s per target and phase; medians over rounds; run took %.0f s"
                % (ROUNDS, DURATION, elapsed))
@@ -683,9 +882,9 @@ def build_report(by_name, main_targets, route_targets, idle, elapsed, load, work
             continue
         m = mem[t.name]
         rows.append([
-            t.label, "%.0f (%.0f-%.0f)" % (s["rps"], s["rps_min"], s["rps_max"]),
+            t.label, fmt_range(s),
             fmt_time(s["p99"]), fmt_time(l and l["p50"]), fmt_time(l and l["p99"]),
-            "%.1f us" % s["cpu_us"] if s["cpu_us"] is not None else "-",
+            fmt_us(s["cpu_us"]),
             "%.2f%%" % (100 * s["reuse"]) if s["reuse"] is not None and t.name != "direct"
             else "-",
             fmt_mib(m.get("idle", (None,))[0]), fmt_mib(m.get("idle", (None, None))[1]),
@@ -755,6 +954,21 @@ def build_report(by_name, main_targets, route_targets, idle, elapsed, load, work
     return "\n".join(out)
 
 
+def publish(report, section=None):
+    """Prints report and, unless BENCH_RESULTS is "-", writes it to that file: as the section
+    of that heading (the rest of the file stays), or as the whole file."""
+    print(report)
+    if RESULTS == "-":
+        return
+    if section:
+        write_section(RESULTS, section, report)
+        log("wrote the section \"%s\" of %s" % (section, RESULTS))
+    else:
+        with open(RESULTS, "w") as f:
+            f.write(report)
+        log("wrote %s" % RESULTS)
+
+
 def write_section(results, heading, report):
     """Replaces the section of results that starts with the line heading (up to the next
     level-2 heading) with report, or appends it; the rest of the file stays as it is. The
@@ -802,7 +1016,7 @@ def goals(by_name, S, L, R, mem, idle):
     rows = []
 
     def row(goal, value, ok):
-        rows.append([goal, value, "pending" if ok is None else ("met" if ok else "**not met**")])
+        rows.append([goal, value, goal_status(ok)])
 
     if w and ng and None not in (w["p99"], ng["p99"], w["cpu_us"], ng["cpu_us"]):
         r = paired(by_name["wharf"], by_name["nginx"], "c64", "rps")
@@ -850,11 +1064,4 @@ def goals(by_name, S, L, R, mem, idle):
 
 
 if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
-    try:
-        code = main()
-    finally:
-        stop_all()
-    sys.exit(code)
+    run_main(main)

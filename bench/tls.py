@@ -25,29 +25,22 @@ BENCH_ROUNDS (3), BENCH_PORT_BASE (18300; uses base to base+51), BENCH_TLS_CLIEN
 s_time processes, 4), BENCH_RESULTS (default bench/RESULTS.md, "-" for stdout only),
 BENCH_WORKDIR (default a new /tmp/wharf-bench-tls.* directory).
 """
-import datetime
 import os
 import re
-import shutil
-import signal
-import socket
 import ssl
-import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-import run as B  # noqa: E402  (bench/run.py: process handling, templates, formatting)
+import run as B  # noqa: E402  (bench/run.py: processes, wrk, rounds, templates, formatting)
 
-DURATION = int(os.environ.get("BENCH_DURATION", "5"))
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+B.LOG_PREFIX = "bench-tls"
+log = B.log
+DURATION, ROUNDS, WHARF_BIN = B.DURATION, B.ROUNDS, B.WHARF_BIN
 PORT_BASE = int(os.environ.get("BENCH_PORT_BASE", "18300"))
 CLIENTS = int(os.environ.get("BENCH_TLS_CLIENTS", "4"))
-WHARF_BIN = os.environ.get("WHARF_BIN", os.path.join(B.ROOT, "build", "release", "wharf"))
-RESULTS = os.environ.get("BENCH_RESULTS", os.path.join(HERE, "RESULTS.md"))
 SECTION = "## TLS (bench/tls.py)"
 SNI = "bench.example"
 BIG = 1 << 20  # the passthrough response body: 1 MiB
@@ -81,101 +74,21 @@ end
 """
 
 
-def log(msg):
-    print("bench-tls: " + msg, file=sys.stderr, flush=True)
-
-
 # ---------------------------------------------------------------------------------------------
 # Clients
 
 
-def tls_get(port, sni, path="/", timeout=3.0, http10=False):
-    """One request over a fresh TLS connection: a dict with status, body, the peer's DER
-    certificate, protocol and cipher; or {"error": text}."""
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    if http10:  # exactly what openssl s_time -www sends
-        req = S_TIME_REQUEST
-    else:
-        req = b"GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % (
-            path.encode(), (sni or "127.0.0.1").encode())
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as raw:
-            with ctx.wrap_socket(raw, server_hostname=sni) as s:
-                s.sendall(req)
-                data = b""
-                while True:
-                    chunk = s.recv(1 << 16)
-                    if not chunk:
-                        break
-                    data += chunk
-                cert = s.getpeercert(binary_form=True)
-                version, cipher = s.version(), s.cipher()[0]
-    except (OSError, ssl.SSLError) as e:
-        return {"error": str(e)}
-    head, _, body = data.partition(b"\r\n\r\n")
-    m = re.match(rb"HTTP/1\.[01] (\d{3})", head)
-    if b"transfer-encoding: chunked" in head.lower():
-        body = dechunk(body)
-    return {"status": int(m.group(1)) if m else None, "body": body, "cert": cert, "size": len(data),
-            "version": version, "cipher": cipher, "head": head}
-
-
-def dechunk(body):
-    out = b""
-    while body:
-        size, _, rest = body.partition(b"\r\n")
-        n = int(size.split(b";")[0] or b"0", 16)
-        if n == 0:
-            break
-        out += rest[:n]
-        body = rest[n + 2:]
-    return out
-
-
 def wait_tls(proc, port, sni, path="/", seconds=15.0):
-    deadline = time.time() + seconds
-    last = {"error": "not started"}
-    while time.time() < deadline:
-        if not proc.alive():
-            return {"error": "exited: " + proc.tail()}
-        last = tls_get(port, sni, path)
-        # A proxy may listen before its routes are loaded: wait for the 200 itself.
-        if last.get("status") == 200:
-            return last
-        time.sleep(0.1)
-    return last
+    """Waits for a 200 over TLS (a proxy may listen before its routes are loaded); returns
+    the last B.tls_get result."""
+    return B.wait_for(proc, lambda: B.tls_get(port, sni, path),
+                      lambda res: res.get("status") == 200, seconds,
+                      exited=lambda tail: {"error": "exited: " + tail})
 
 
-def parse_wrk(text):
-    run = {"raw": text}
-    m = re.search(r"Requests/sec:\s+([\d.]+)", text)
-    run["rps"] = float(m.group(1)) if m else 0.0
-    m = re.search(r"(\d+) requests in ([\d.]+)(\w+)", text)
-    run["requests"] = int(m.group(1)) if m else 0
-    m = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-    run["non2xx"] = int(m.group(1)) if m else 0
-    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
-    run["errors"] = sum(int(x) for x in m.groups()) if m else 0
-    m = re.search(r"^\s+99%\s+(\S+)", text, re.M)
-    run["p99"] = B.parse_latency(m.group(1)) if m else None
-    return run
-
-
-def wrk(url, conns, seconds, script=None):
-    argv = ["wrk", "-t2", "-c%d" % conns, "-d%ds" % seconds, "--latency", "--timeout", "5s"]
-    if script:
-        argv += ["-s", script]
-    argv.append(url)
-    try:
-        out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 30)
-    except subprocess.TimeoutExpired:
-        out = subprocess.CompletedProcess(argv, -1, "", "wrk did not finish in time")
-    run = parse_wrk(out.stdout)
-    if out.returncode != 0 or run["requests"] == 0:
-        run["failed"] = (out.stderr or out.stdout).strip()[-300:]
-    return run
+def wrk(url, conns, seconds, script):
+    return B.run_wrk(["wrk", "-t2", "-c%d" % conns, "-d%ds" % seconds, "--latency",
+                      "--timeout", "5s", "-s", script, url], seconds)
 
 
 def s_time(port, seconds):
@@ -219,59 +132,19 @@ def s_time(port, seconds):
 # Targets and rounds
 
 
-class Target:
+class Target(B.Target):
     def __init__(self, name, label, proc, measure):
-        self.name, self.label, self.proc, self.measure = name, label, proc, measure
-        self.ok = False
-        self.why = ""
+        super().__init__(name, label, None, proc)
+        self.measure = measure  # seconds -> one run
         self.info = ""  # protocol and cipher the readiness check negotiated
-        self.runs = {}
 
 
-def interleaved(targets, phase, unit):
-    if not targets:
-        return
-    for r in range(ROUNDS):
-        order = targets[r % len(targets):] + targets[:r % len(targets)]
-        for t in order:
-            before = t.proc.cpu_ticks() if t.proc else 0
-            run = t.measure(DURATION)
-            run["cpu"] = ((t.proc.cpu_ticks() - before) / TICK) if t.proc else None
-            t.runs.setdefault(phase, []).append(run)
-            log("%-14s round %d/%d %9.0f %s%s%s" % (
-                t.name, r + 1, ROUNDS, run["rps"], unit,
-                "  non-2xx %d errors %d" % (run["non2xx"], run["errors"])
-                if run["non2xx"] or run["errors"] else "",
-                "  FAILED: " + run["failed"][-120:] if "failed" in run else ""))
-
-
-def summary(t, phase):
-    runs = t.runs.get(phase, [])
-    if not runs:
-        return None
-    reqs = sum(r["requests"] for r in runs)
-    cpu = sum(r["cpu"] for r in runs if r.get("cpu") is not None)
-    return {
-        "rps": B.med([r["rps"] for r in runs]),
-        "rps_min": min(r["rps"] for r in runs),
-        "rps_max": max(r["rps"] for r in runs),
-        "p99": B.med([r["p99"] for r in runs]),
-        "cpu_us": cpu / reqs * 1e6 if reqs and t.proc else None,
-        "non2xx": sum(r["non2xx"] for r in runs),
-        "errors": sum(r["errors"] for r in runs),
-        "failed": sum(1 for r in runs if "failed" in r),
-    }
-
-
-def round_ratios(a, b, phase):
-    ra, rb = a.runs.get(phase, []), b.runs.get(phase, [])
-    return [x["rps"] / y["rps"] for x, y in zip(ra, rb) if x.get("rps") and y.get("rps")]
-
-
-def paired(a, b, phase):
-    """Median of per-round ratios (bench/run.py's paired, on this script's run lists)."""
-    ratios = round_ratios(a, b, phase)
-    return statistics.median(ratios) if ratios else None
+def measure_cpu(t):
+    """One run of t's measurement, with its server's CPU time (None without a server)."""
+    before = t.proc.cpu_ticks() if t.proc else 0
+    run = t.measure(DURATION)
+    run["cpu"] = ((t.proc.cpu_ticks() - before) / TICK) if t.proc else None
+    return run
 
 
 # ---------------------------------------------------------------------------------------------
@@ -289,24 +162,13 @@ def make_cert(workdir):
 
 
 def main():
-    for tool in ("nginx", "haproxy", "wrk", "openssl"):
-        if not shutil.which(tool) and not os.path.exists("/usr/sbin/" + tool):
-            log("%s is not installed: run scripts/setup.sh --bench" % tool)
-            return 2
-    busy = [p for p in PORTS.values() if not B.port_free(p)]
-    if busy:
-        log("ports in use: %s (set BENCH_PORT_BASE)" % busy)
-        return 2
-
-    workdir = os.environ.get("BENCH_WORKDIR") or tempfile.mkdtemp(prefix="wharf-bench-tls.")
-    os.makedirs(workdir, exist_ok=True)
-    B.PGIDS.append(os.path.join(workdir, "pgids"))
-    open(B.PGIDS[0], "w").close()
-    log("work directory %s (configs and server output)" % workdir)
+    code = B.preflight(("nginx", "haproxy", "wrk", "openssl"), PORTS.values())
+    if code:
+        return code
+    workdir = B.make_workdir("wharf-bench-tls.", "configs and server output")
     t0 = time.time()
     load_before = os.getloadavg()
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    haproxy = shutil.which("haproxy") or "/usr/sbin/haproxy"
+    nginx, haproxy = B.which("nginx"), B.which("haproxy")
 
     def path(name):
         return os.path.join(workdir, name)
@@ -404,7 +266,8 @@ def main():
             ka.why = hs.why = "no wharf binary at %s" % WHARF_BIN
             continue
         res = wait_tls(proc, port, SNI)
-        res10 = tls_get(port, None, http10=True) if "error" not in res else res
+        # exactly what openssl s_time -www sends
+        res10 = B.tls_get(port, None, request=S_TIME_REQUEST) if "error" not in res else res
         if res.get("status") != 200 or res.get("body") != B.BODY:
             ka.why = "answered %s" % (res.get("error") or "%s %r" % (res.get("status"),
                                                                       res.get("body", b"")[:60]))
@@ -453,27 +316,22 @@ def main():
         t.measure(1)
 
     log("phase 1: HTTPS keep-alive, wrk -t2 -c64, %d rounds x %d s" % (ROUNDS, DURATION))
-    interleaved(ka_targets, "ka", "req/s")
+    B.interleaved(ka_targets, "ka", measure_cpu)
     log("phase 2: full handshakes, %d x openssl s_time -new, %d rounds x %d s"
         % (CLIENTS, ROUNDS, DURATION))
-    interleaved(hs_targets, "hs", "conn/s")
+    B.interleaved(hs_targets, "hs", measure_cpu, lambda run: B.rate_line(run, "conn/s"))
     log("phase 3: SNI passthrough, 1 MiB responses, wrk -t2 -c%d, %d rounds x %d s"
         % (BIG_CONNS, ROUNDS, DURATION))
-    interleaved(pt_targets, "pt", "req/s")
+    B.interleaved(pt_targets, "pt", measure_cpu)
 
     died = []
     for name, p in list(started.items()) + [("backend", backend), ("origin", origin)]:
         if not p.alive():
-            died.append("%s exited during the run (code %s): %s"
-                        % (name, p.popen.returncode, p.tail(3)))
+            died.append("%s %s" % (name, p.exit_note()))
             log(died[-1])
     elapsed = time.time() - t0
     load = (load_before, os.getloadavg())
-    report = build_report(term, pt, elapsed, load, workdir, died)
-    print(report)
-    if RESULTS != "-":
-        B.write_section(RESULTS, SECTION, report)
-        log("wrote the TLS section of %s" % RESULTS)
+    B.publish(build_report(term, pt, elapsed, load, workdir, died), SECTION)
     return 0
 
 
@@ -481,25 +339,12 @@ def main():
 # Report
 
 
-def fmt_range(s, scale=1.0, fmt="%.0f"):
-    return (fmt + " (" + fmt + "-" + fmt + ")") % (s["rps"] * scale, s["rps_min"] * scale,
-                                                   s["rps_max"] * scale)
-
-
 def build_report(term, pt, elapsed, load, workdir, died):
-    out = [SECTION, ""]
-    out.append("Written by `bench/tls.py`; bench/README.md (\"TLS\") explains the method. "
-               "Same machine, one run, %d interleaved rounds x %d s per target, medians; ratios "
-               "are medians of per-round ratios." % (ROUNDS, DURATION))
-    out.append("")
-    out.append("- date: %s; run took %.0f s; load average (1 min) %.2f before, %.2f after"
-               % (datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"), elapsed,
-                  load[0][0], load[1][0]))
-    out.append("- machine: %s" % B.machine())
-    out.append("- versions: nginx %s, HAProxy %s, wrk %s, %s, %s" % (
-        B.version(["nginx", "-v"], r"nginx/(\S+)"), B.version(["haproxy", "-v"], r"version (\S+)"),
-        B.version(["wrk", "-v"], r"wrk (\S+)"),
-        B.version(["openssl", "version"], r"(OpenSSL \S+)"), B.wharf_version(WHARF_BIN)))
+    out = B.section_head(
+        SECTION, "Written by `bench/tls.py`; bench/README.md (\"TLS\") explains the method. "
+        "Same machine, one run, %d interleaved rounds x %d s per target, medians; ratios are "
+        "medians of per-round ratios." % (ROUNDS, DURATION),
+        elapsed, load, ("nginx", "haproxy", "wrk", "openssl"), B.wharf_version(WHARF_BIN))
     out.append("- certificate: ECDSA P-256, self-signed, CN and SAN %s (all servers)" % SNI)
     for t in [x for pair in term.values() for x in pair] + pt:
         if not t.ok:
@@ -509,22 +354,16 @@ def build_report(term, pt, elapsed, load, workdir, died):
         out.append("- **%s**; figures after that are not valid." % d)
     out.append("")
 
-    def rows_for(targets, phase, ref, scale=1.0, fmt="%.0f", cpu_unit="us"):
+    def rows_for(targets, phase, ref):
         rows = []
         for t in targets:
-            s = summary(t, phase)
+            s = B.summary(t, phase)
             if not s:
                 rows.append([t.label, "pending (%s)" % (t.why or "-"), "", "", "", "", ""])
                 continue
-            r = paired(t, ref, phase) if ref.runs.get(phase) else None
-            cpu = s["cpu_us"]
-            rows.append([t.label, fmt_range(s, scale, fmt), B.fmt_x(r),
-                         B.fmt_time(s["p99"]) if s["p99"] is not None else "-",
-                         ("%.1f %s" % (cpu * (1e-3 if cpu_unit == "ms" else 1), cpu_unit))
-                         if cpu is not None else "-",
-                         "%d / %d%s" % (s["non2xx"], s["errors"],
-                                        " (%d runs failed)" % s["failed"] if s["failed"] else ""),
-                         t.info or "-"])
+            r = B.paired(t, ref, phase) if ref.runs.get(phase) else None
+            rows.append([t.label, B.fmt_range(s), B.fmt_x(r), B.fmt_time(s["p99"]),
+                         B.fmt_us(s["cpu_us"]), B.fmt_errors(s), t.info or "-"])
         return rows
 
     ng_ka, wh_ka = term["nginx"][0], term["wharf"][0]
@@ -562,9 +401,9 @@ def build_report(term, pt, elapsed, load, workdir, died):
                "1-worker nginx that terminates TLS and serves a 1 MiB file. MiB/s = responses/s "
                "x 1 MiB (bodies only). CPU/MiB: the proxy's CPU per response; for the direct "
                "row, the origin's own.\n" % (SNI, SNI, BIG_CONNS))
-    rows = rows_for(pt, "pt", hp, scale=1.0, fmt="%.0f", cpu_unit="us")
+    rows = rows_for(pt, "pt", hp)
     for row, t in zip(rows, pt):
-        s = summary(t, "pt")
+        s = B.summary(t, "pt")
         if s:
             row[1] = "%s MiB/s (%s)" % ("%.0f" % s["rps"], "%.0f-%.0f" % (s["rps_min"],
                                                                             s["rps_max"]))
@@ -576,10 +415,9 @@ def build_report(term, pt, elapsed, load, workdir, died):
     grows = []
 
     def goal(text, a, b, phase, threshold):
-        r = paired(a, b, phase) if a.ok and b.ok else None
-        rounds = ", ".join("%.2f" % x for x in round_ratios(a, b, phase)) if r else ""
-        grows.append([text, B.fmt_x(r), rounds or "-", "pending" if r is None else
-                      ("met" if r >= threshold else "**not met**")])
+        r = B.paired(a, b, phase) if a.ok and b.ok else None
+        grows.append([text, B.fmt_x(r), B.fmt_rounds(a, b, phase) if r else "-",
+                      B.goal_status(None if r is None else r >= threshold)])
 
     goal("HTTPS keep-alive req/s >= 1.0x nginx", wh_ka, ng_ka, "ka", 1.0)
     goal("full handshakes/s >= 1.0x nginx", wh_hs, ng_hs, "hs", 1.0)
@@ -592,11 +430,4 @@ def build_report(term, pt, elapsed, load, workdir, died):
 
 
 if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, B.on_signal)
-    signal.signal(signal.SIGINT, B.on_signal)
-    signal.signal(signal.SIGHUP, B.on_signal)
-    try:
-        code = main()
-    finally:
-        B.stop_all()
-    sys.exit(code)
+    B.run_main(main)

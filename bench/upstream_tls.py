@@ -42,24 +42,18 @@ bench/RESULTS.md, "-" for stdout only), BENCH_WORKDIR (default a new
 """
 import datetime
 import os
-import re
-import shutil
-import signal
-import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-import run as B  # noqa: E402  (bench/run.py: process handling, templates, formatting)
+import run as B  # noqa: E402  (bench/run.py: processes, wrk, rounds, templates, formatting)
 
-DURATION = int(os.environ.get("BENCH_DURATION", "5"))
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+B.LOG_PREFIX = "bench-upstream-tls"
+log = B.log
+DURATION, ROUNDS, WHARF_BIN = B.DURATION, B.ROUNDS, B.WHARF_BIN
 PORT_BASE = int(os.environ.get("BENCH_PORT_BASE", "18700"))
-WHARF_BIN = os.environ.get("WHARF_BIN", os.path.join(B.ROOT, "build", "release", "wharf"))
-RESULTS = os.environ.get("BENCH_RESULTS", os.path.join(HERE, "RESULTS.md"))
 ALL_TARGETS = ("direct", "nginx", "wharf", "wharf-64")
 PHASES = {"like": ("direct", "nginx", "wharf-64"), "defaults": ("nginx", "wharf")}
 TARGETS = [t.strip() for t in os.environ.get("BENCH_TARGETS", ",".join(ALL_TARGETS)).split(",")
@@ -82,13 +76,14 @@ PORTS = {
     "wharf-badname-admin": PORT_BASE + 41,
 }
 
-BACKEND_CONF = """# TLS backend (bench/upstream_tls.py): one nginx worker, the bench CA's leaf for {sni}.
-daemon off;
+# The start of both nginx configurations below ({name}: the backend, nginx), up to the inside
+# of their http block.
+NGINX_HEAD = """daemon off;
 master_process on;
-worker_processes 1;
+worker_processes {workers};
 worker_rlimit_nofile 20000;
-pid {dir}/backend.pid;
-error_log {dir}/backend.error.log error;
+pid {dir}/{name}.pid;
+error_log {dir}/{name}.error.log error;
 
 events {{
     worker_connections 15000;
@@ -96,11 +91,15 @@ events {{
 
 http {{
     access_log off;
-    # The proxies' pooled connections last the whole run.
+    # The proxies' pooled connections and wrk's last the whole run.
     keepalive_requests 100000000;
     keepalive_timeout 300s;
-    client_body_temp_path {dir}/backend.tmp;
+    client_body_temp_path {dir}/{name}.tmp/body;
+    proxy_temp_path {dir}/{name}.tmp/proxy;
+"""
 
+BACKEND_CONF = """# TLS backend (bench/upstream_tls.py): one nginx worker, the bench CA's leaf for {sni}.
+""" + NGINX_HEAD + """
     # One line per TLS connection: the first request on it (nothing in steady keep-alive).
     map $connection_requests $first_on_conn {{
         1       1;
@@ -136,24 +135,7 @@ http {{
 
 NGINX_CONF = """# nginx proxying to the TLS backend (bench/upstream_tls.py): 2 workers, upstream keep-alive,
 # TLS session reuse, verification against the bench CA, SNI {sni}.
-daemon off;
-master_process on;
-worker_processes 2;
-worker_rlimit_nofile 20000;
-pid {dir}/nginx.pid;
-error_log {dir}/nginx.error.log error;
-
-events {{
-    worker_connections 15000;
-}}
-
-http {{
-    access_log off;
-    keepalive_requests 100000000;
-    keepalive_timeout 300s;
-    client_body_temp_path {dir}/nginx.tmp/body;
-    proxy_temp_path {dir}/nginx.tmp/proxy;
-
+""" + NGINX_HEAD + """
     upstream up {{
         server 127.0.0.1:{backend};
         keepalive {keepalive};
@@ -203,10 +185,6 @@ http:
 {extra}"""
 
 
-def log(msg):
-    print("bench-upstream-tls: " + msg, file=sys.stderr, flush=True)
-
-
 # ---------------------------------------------------------------------------------------------
 # Certificates
 
@@ -250,11 +228,8 @@ class Backend:
 
     def accepts(self):
         """Connections the backend has accepted (stub_status), the status request's included."""
-        status, body = B.http_get(PORTS["status"])
-        if status != 200:
-            return None
-        m = re.search(rb"\n\s*(\d+)\s+(\d+)\s+(\d+)", body)
-        return int(m.group(1)) if m else None
+        counters = B.stub_status(PORTS["status"])
+        return counters[0] if counters else None
 
     def new_conn_lines(self):
         """The connection-log lines written since the last call."""
@@ -289,29 +264,11 @@ class Backend:
 # Targets and the client
 
 
-class Target:
+class Target(B.Target):
     def __init__(self, name, label, url, proc):
-        self.name, self.label, self.url, self.proc = name, label, url, proc
-        self.ok = False
-        self.why = ""
-        self.runs = {}  # phase -> list of measured runs
-        self.warmup = None
-        self.died = ""
-
-
-def parse_wrk(text):
-    run = {"raw": text}
-    m = re.search(r"Requests/sec:\s+([\d.]+)", text)
-    run["rps"] = float(m.group(1)) if m else 0.0
-    m = re.search(r"(\d+) requests in ([\d.]+)(\w+)", text)
-    run["requests"] = int(m.group(1)) if m else 0
-    m = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-    run["non2xx"] = int(m.group(1)) if m else 0
-    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
-    run["errors"] = sum(int(x) for x in m.groups()) if m else 0
-    m = re.search(r"^\s+99%\s+(\S+)", text, re.M)
-    run["p99"] = B.parse_latency(m.group(1)) if m else None
-    return run
+        super().__init__(name, label, None, proc)
+        self.url = url
+        self.warmup = None  # the 1 s run before the phase's rounds
 
 
 def wrk(t, backend, seconds):
@@ -319,59 +276,26 @@ def wrk(t, backend, seconds):
             t.url]
     before = backend.snapshot()
     cpu0 = t.proc.cpu_ticks()
-    try:
-        out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 30)
-    except subprocess.TimeoutExpired:
-        out = subprocess.CompletedProcess(argv, -1, "", "wrk did not finish in time")
-    cpu = (t.proc.cpu_ticks() - cpu0) / TICK
+    run = B.run_wrk(argv, seconds)
+    run["cpu"] = (t.proc.cpu_ticks() - cpu0) / TICK
     time.sleep(0.2)  # the backend writes a connection's line when its first request ends
-    run = parse_wrk(out.stdout)
-    run["cpu"] = cpu
     run.update(backend.delta(before))
-    if out.returncode != 0 or run["requests"] == 0:
-        run["failed"] = (out.stderr or out.stdout).strip()[-300:]
     return run
 
 
-def interleaved(targets, backend, phase):
-    for r in range(ROUNDS):
-        # Rotate the order each round so that no target always runs first or last.
-        order = targets[r % len(targets):] + targets[:r % len(targets)]
-        for t in order:
-            run = wrk(t, backend, DURATION)
-            t.runs.setdefault(phase, []).append(run)
-            log("%-9s round %d/%d %9.0f req/s  p99 %-9s backend handshakes %s, accepts %s%s%s" % (
-                t.name, r + 1, ROUNDS, run["rps"], B.fmt_time(run.get("p99")), fmt_hs(run),
-                run.get("accepts", "?"),
-                "  NON-2XX %d ERRORS %d" % (run["non2xx"], run["errors"])
-                if run["non2xx"] or run["errors"] else "",
-                "  FAILED: " + run["failed"][-120:] if "failed" in run else ""))
+def describe(run):
+    """A progress line's figures: bench/run.py's, and the backend's connections."""
+    return "%s  backend handshakes %s, accepts %s" % (B.rate_line(run), fmt_hs(run),
+                                                       run.get("accepts", "?"))
 
 
 def summary(t, phase):
-    runs = t.runs.get(phase, [])
-    if not runs:
-        return None
-    reqs = sum(r["requests"] for r in runs)
-    cpu = sum(r["cpu"] for r in runs)
-    bcpu = sum(r["backend_cpu"] for r in runs)
-    acc = [r["accepts"] for r in runs if "accepts" in r]
-    return {
-        "rps": B.med([r["rps"] for r in runs]),
-        "rps_min": min(r["rps"] for r in runs),
-        "rps_max": max(r["rps"] for r in runs),
-        "p99": B.med([r["p99"] for r in runs]),
-        "cpu_us": cpu / reqs * 1e6 if reqs else None,
-        "backend_cpu_us": bcpu / reqs * 1e6 if reqs else None,
-        "accepts": acc,
-        "resumed": [r["resumed"] for r in runs],
-        "conn_lines": sum(r["conn_lines"] for r in runs),
-        "seen": sorted({s for r in runs + [t.warmup or {}] for s in r.get("seen", [])}),
-        "requests": reqs,
-        "non2xx": sum(r["non2xx"] for r in runs),
-        "errors": sum(r["errors"] for r in runs),
-        "failed": sum(1 for r in runs if "failed" in r),
-    }
+    """bench/run.py's summary, and the backend's CPU time per request."""
+    s = B.summary(t, phase)
+    if s:
+        bcpu = sum(r["backend_cpu"] for r in t.runs[phase])
+        s["backend_cpu_us"] = bcpu / s["requests"] * 1e6 if s["requests"] else None
+    return s
 
 
 def fmt_hs(run):
@@ -381,65 +305,15 @@ def fmt_hs(run):
     return "%d (%d r)" % (run.get("conn_lines", 0), run.get("resumed", 0))
 
 
-def round_ratios(a, b, phase, key="rps"):
-    ra, rb = a.runs.get(phase, []), b.runs.get(phase, [])
-    return [x[key] / y[key] for x, y in zip(ra, rb) if x.get(key) and y.get(key)]
-
-
-def paired(a, b, phase, key="rps"):
-    """Median of per-round ratios (bench/run.py's paired, on this script's run lists)."""
-    ratios = round_ratios(a, b, phase, key)
-    return statistics.median(ratios) if ratios else None
-
-
-def wait_200(proc, url, seconds=15.0):
-    """Waits for the backend's own 200 through url; returns the last (status, body)."""
-    port = int(re.search(r":(\d+)/", url).group(1))
-    deadline = time.time() + seconds
-    last = (None, b"not started")
-    while time.time() < deadline:
-        if not proc.alive():
-            return None, ("exited: " + proc.tail()).encode()
-        last = B.http_get(port)
-        # A proxy may listen before its routes are loaded: wait for the 200 itself.
-        if last[0] == 200:
-            return last
-        time.sleep(0.2)
-    return last
-
-
-def https_get(port, ca):
-    """One request to the backend itself, verified against the CA with SNI backend.example."""
-    import socket
-    import ssl
-    ctx = ssl.create_default_context(cafile=ca)
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=3) as raw:
-            with ctx.wrap_socket(raw, server_hostname=SNI) as s:
-                s.sendall(b"GET / HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n"
-                          % SNI.encode())
-                data = b""
-                while True:
-                    chunk = s.recv(65536)
-                    if not chunk:
-                        break
-                    data += chunk
-    except (OSError, ssl.SSLError) as e:
-        return None, str(e).encode()
-    head, _, body = data.partition(b"\r\n\r\n")
-    m = re.match(rb"HTTP/1\.[01] (\d{3})", head)
-    return (int(m.group(1)) if m else None), body
-
 
 # ---------------------------------------------------------------------------------------------
 # Main
 
 
 def main():
-    for tool in ("nginx", "wrk", "openssl"):
-        if not shutil.which(tool) and not os.path.exists("/usr/sbin/" + tool):
-            log("%s is not installed: run scripts/setup.sh --bench" % tool)
-            return 2
+    code = B.preflight(("nginx", "wrk", "openssl"), PORTS.values())
+    if code:
+        return code
     unknown = [t for t in TARGETS if t not in ALL_TARGETS]
     if unknown:
         log("unknown BENCH_TARGETS %s (known: %s)" % (unknown, ", ".join(ALL_TARGETS)))
@@ -448,20 +322,12 @@ def main():
     if want_wharf and not os.access(WHARF_BIN, os.X_OK):
         log("no wharf binary at %s (make build, or set WHARF_BIN)" % WHARF_BIN)
         return 2
-    busy = [p for p in PORTS.values() if not B.port_free(p)]
-    if busy:
-        log("ports in use: %s (set BENCH_PORT_BASE)" % busy)
-        return 2
 
-    workdir = os.environ.get("BENCH_WORKDIR") or tempfile.mkdtemp(
-        prefix="wharf-bench-upstream-tls.")
-    os.makedirs(workdir, exist_ok=True)
-    B.PGIDS.append(os.path.join(workdir, "pgids"))
-    open(B.PGIDS[0], "w").close()  # a reused work directory must not name old groups
-    log("work directory %s (certificates, configs and server output)" % workdir)
+    workdir = B.make_workdir("wharf-bench-upstream-tls.",
+                             "certificates, configs and server output")
     t0 = time.time()
     load_before = os.getloadavg()
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    nginx = B.which("nginx")
 
     def path(name):
         return os.path.join(workdir, name)
@@ -473,11 +339,11 @@ def main():
         os.unlink(path("backend-conns.log"))
     bp = PORTS["backend"]
     with open(path("backend.conf"), "w") as f:
-        f.write(BACKEND_CONF.format(dir=workdir, port=bp, status=PORTS["status"], cert=cert,
-                                    key=key, sni=SNI))
+        f.write(BACKEND_CONF.format(dir=workdir, name="backend", workers=1, port=bp,
+                                    status=PORTS["status"], cert=cert, key=key, sni=SNI))
     with open(path("nginx.conf"), "w") as f:
-        f.write(NGINX_CONF.format(dir=workdir, port=PORTS["nginx"], backend=bp, ca=ca, sni=SNI,
-                                  keepalive=NGINX_KEEPALIVE))
+        f.write(NGINX_CONF.format(dir=workdir, name="nginx", workers=2, port=PORTS["nginx"],
+                                  backend=bp, ca=ca, sni=SNI, keepalive=NGINX_KEEPALIVE))
     variants = {  # wharf target -> (serverName, extra transport lines)
         "wharf": (SNI, ""),
         "wharf-64": (SNI, "      maxIdleConnsPerHost: %d\n" % NGINX_KEEPALIVE),
@@ -498,16 +364,13 @@ def main():
     bproc = B.start("backend", [nginx, "-p", workdir, "-e", path("backend.error.log"),
                                 "-c", path("backend.conf")], workdir)
     backend = Backend(bproc, path("backend-conns.log"))
-    deadline = time.time() + 15
-    status, body = None, b"not started"
-    while time.time() < deadline and bproc.alive():
-        status, body = https_get(bp, ca)
-        if status == 200:
-            break
-        time.sleep(0.1)
-    if status != 200 or body != B.BODY:
-        log("backend did not come up (verified https with SNI %s): %s %r; %s"
-            % (SNI, status, body[:200], bproc.tail()))
+    res = B.wait_for(bproc, lambda: B.tls_get(bp, SNI, ca=ca),
+                     lambda res: res.get("status") == 200, 15.0,
+                     exited=lambda tail: {"error": "exited"})
+    if res.get("status") != 200 or res.get("body") != B.BODY:
+        log("backend did not come up (verified https with SNI %s): %s; %s"
+            % (SNI, res.get("error") or "%s %r" % (res["status"], res["body"][:200]),
+               bproc.tail()))
         return 1
     if backend.accepts() is None:
         log("backend's stub_status on port %d does not answer" % PORTS["status"])
@@ -538,12 +401,11 @@ def main():
         if t.name == "direct":
             t.ok = True
             continue
-        status, body = wait_200(t.proc, t.url)
+        status, body = B.wait_ready(t.proc, PORTS[t.name], seconds=15.0, status=200)
         if status == 200 and body == B.BODY:
             t.ok = True
             continue
-        t.why = ("answered %s %r, not the backend's 200" % (status, body[:80])
-                 if status is not None else body.decode(errors="replace")[:200])
+        t.why = B.not_200(status, body)
         failed.append(t)
     if failed:
         for t in failed:
@@ -560,13 +422,8 @@ def main():
     if want_wharf:
         p = B.start("wharf-badname", [WHARF_BIN, "--configFile=" + path("wharf-badname.yml")],
                     workdir)
-        deadline = time.time() + 15
-        control = (None, b"not started")
-        while time.time() < deadline and p.alive():
-            control = B.http_get(PORTS["wharf-badname"])
-            if control[0] in (200, 502):
-                break
-            time.sleep(0.2)
+        control = B.wait_for(p, lambda: B.http_get(PORTS["wharf-badname"]),
+                             lambda res: res[0] in (200, 502), 15.0)
         p.stop()
         if control[0] != 502:
             log("*** wharf with serverName other.example answered %s %r, not 502: the "
@@ -595,28 +452,23 @@ def main():
     warm_up(p1, "like")
     log("phase 1, pools of %d: wrk -t1 -c%d, %d rounds x %d s" % (NGINX_KEEPALIVE, CONNS,
                                                                   ROUNDS, DURATION))
-    interleaved(p1, backend, "like")
+    B.interleaved(p1, "like", lambda t: wrk(t, backend, DURATION), describe)
     if p2:
         warm_up(p2, "defaults")
         log("phase 2, wharf's transport defaults: wrk -t1 -c%d, %d rounds x %d s" % (
             CONNS, ROUNDS, DURATION))
-        interleaved(p2, backend, "defaults")
+        B.interleaved(p2, "defaults", lambda t: wrk(t, backend, DURATION), describe)
 
     died = []
     for t in targets:
         if not t.proc.alive():
-            t.died = "exited during the run (code %s): %s" % (t.proc.popen.returncode,
-                                                              t.proc.tail(3))
+            t.died = t.proc.exit_note()
             log("%s %s" % (t.name, t.died))
     if not bproc.alive() and not any(t.proc is bproc for t in targets if t.died):
         died.append("the backend exited during the run: " + bproc.tail(3))
     elapsed = time.time() - t0
     load = (load_before, os.getloadavg())
-    report = build_report(targets, elapsed, load, workdir, died, control)
-    print(report)
-    if RESULTS != "-":
-        B.write_section(RESULTS, SECTION, report)
-        log("wrote the HTTPS-backends section of %s" % RESULTS)
+    B.publish(build_report(targets, elapsed, load, workdir, died, control), SECTION)
     bad = [t for t in targets if t.died or any(r["non2xx"] or r["errors"] or "failed" in r
                                                 for rs in t.runs.values() for r in rs)]
     if bad or died:
@@ -643,20 +495,13 @@ def wharf_built():
 def build_report(targets, elapsed, load, workdir, died, control):
     by = {t.name: t for t in targets}
     ng = by.get("nginx")
-    out = [SECTION, ""]
-    out.append("Written by `bench/upstream_tls.py`; bench/README.md (\"HTTPS backends\") explains "
-               "the method. Same machine, one run, wrk -t1 -c%d over plain HTTP keep-alive to the "
-               "proxy, which speaks TLS to a 1-worker nginx backend (19-byte 200); two phases of "
-               "%d interleaved rounds x %d s per target; medians; throughput ratios are medians "
-               "of per-round ratios." % (CONNS, ROUNDS, DURATION))
-    out.append("")
-    out.append("- date: %s; run took %.0f s; load average (1 min) %.2f before, %.2f after"
-               % (datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"), elapsed,
-                  load[0][0], load[1][0]))
-    out.append("- machine: %s" % B.machine())
-    out.append("- versions: nginx %s, wrk %s, %s, %s" % (
-        B.version(["nginx", "-v"], r"nginx/(\S+)"), B.version(["wrk", "-v"], r"wrk (\S+)"),
-        B.version(["openssl", "version"], r"(OpenSSL \S+)"), wharf_built()))
+    out = B.section_head(
+        SECTION, "Written by `bench/upstream_tls.py`; bench/README.md (\"HTTPS backends\") "
+        "explains the method. Same machine, one run, wrk -t1 -c%d over plain HTTP keep-alive "
+        "to the proxy, which speaks TLS to a 1-worker nginx backend (19-byte 200); two phases "
+        "of %d interleaved rounds x %d s per target; medians; throughput ratios are medians of "
+        "per-round ratios." % (CONNS, ROUNDS, DURATION),
+        elapsed, load, ("nginx", "wrk", "openssl"), wharf_built())
     out.append("- backend: nginx, 1 worker, TLS 1.2/1.3, ECDSA P-256 leaf for `%s` (SAN DNS "
                "only) from a private CA, `ssl_session_cache shared` and tickets on, keep-alive "
                "without limits. Both proxies verify it against the CA, with SNI and name `%s`: "
@@ -702,18 +547,15 @@ def build_report(targets, elapsed, load, workdir, died, control):
                 rows.append([t.label, "pending (%s)" % (t.why or "-")] + [""] * 7)
                 continue
             w = t.warmup if t.warmup and t.warmup.get("phase", phase) == phase else None
-            r = paired(t, ng, phase) if ng and ng.runs.get(phase) else None
+            r = B.paired(t, ng, phase) if ng and ng.runs.get(phase) else None
             runs = t.runs[phase]
             rows.append([
-                t.label, "%.0f (%.0f-%.0f)" % (s["rps"], s["rps_min"], s["rps_max"]),
-                B.fmt_x(r), B.fmt_time(s["p99"]),
-                "%.1f us" % s["cpu_us"] if s["cpu_us"] is not None else "-",
-                "%.1f us" % s["backend_cpu_us"] if s["backend_cpu_us"] is not None else "-",
+                t.label, B.fmt_range(s), B.fmt_x(r), B.fmt_time(s["p99"]),
+                B.fmt_us(s["cpu_us"]), B.fmt_us(s["backend_cpu_us"]),
                 "%s / %s" % (fmt_hs(w) if w else "-", ", ".join(fmt_hs(x) for x in runs)),
                 "%s / %s" % (w.get("accepts", "?") if w else "-",
                              ", ".join(str(x.get("accepts", "?")) for x in runs)),
-                "%d / %d%s" % (s["non2xx"], s["errors"],
-                               " (%d runs failed)" % s["failed"] if s["failed"] else ""),
+                B.fmt_errors(s),
             ])
         return rows
 
@@ -757,13 +599,13 @@ def build_report(targets, elapsed, load, workdir, died, control):
         if not (t and ng and t.runs.get(phase) and ng.runs.get(phase)):
             rows.append([text, "pending", "-", "-", "-", "pending"])
             continue
-        r = paired(t, ng, phase)
+        r = B.paired(t, ng, phase)
         sw, sn = summary(t, phase), summary(ng, phase)
         valid = not (sw["non2xx"] or sw["errors"] or sw["failed"] or sn["non2xx"] or
                      sn["errors"] or sn["failed"] or t.died or ng.died)
         met = r is not None and r >= 1.0
         status = ("met" if met else "**not met**") if valid else "**invalid** (errors above)"
-        rows.append([text, B.fmt_x(r), ", ".join("%.2f" % x for x in round_ratios(t, ng, phase)),
+        rows.append([text, B.fmt_x(r), B.fmt_rounds(t, ng, phase),
                      B.fmt_ratio(sw["p99"], sn["p99"]), B.fmt_ratio(sw["cpu_us"], sn["cpu_us"]),
                      status])
         lines.append("**wharf ≥ 1.0x nginx (%s): %s** (%s)." % (
@@ -781,11 +623,4 @@ def build_report(targets, elapsed, load, workdir, died, control):
 
 
 if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, B.on_signal)
-    signal.signal(signal.SIGINT, B.on_signal)
-    signal.signal(signal.SIGHUP, B.on_signal)
-    try:
-        code = main()
-    finally:
-        B.stop_all()
-    sys.exit(code)
+    B.run_main(main)
