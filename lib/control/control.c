@@ -9,6 +9,7 @@
 #include "lib/lb/health_check.h"
 #include "lib/lb/lb.h"
 #include "lib/observe/observe.h"
+#include "lib/router/backend_tls.h"
 #include "lib/tls/server.h"
 
 /* Providers known to the control, in precedence order for merging and for
@@ -138,12 +139,14 @@ static void on_timer(uv_timer_t *t) {
 static uint64_t throttle_ms(const wh_control *c);
 
 /* Certificates are files outside any provider's view: a renewed certificate
- * written in place (certbot, a cron job) is picked up by polling their
- * stat() every few seconds, which costs nothing without TLS files. */
+ * written in place (certbot, a cron job, a short-lived client certificate of
+ * a serversTransport) is picked up by polling their stat() every few
+ * seconds, which costs nothing without TLS files. */
 static void on_files_timer(uv_timer_t *t) {
   wh_control *c = t->data;
-  if (c->closing || !c->current || !c->current->tls ||
-      !wh_tls_server_files_changed(c->current->tls))
+  if (c->closing || !c->current ||
+      !((c->current->tls && wh_tls_server_files_changed(c->current->tls)) ||
+        wh_backend_tls_files_changed(c->current->backend_tls)))
     return;
   wh_log_info("TLS certificate or CA files changed; reloading");
   c->dirty = true;

@@ -8,6 +8,7 @@
 #include "lib/core/log.h"
 #include "lib/core/str.h"
 #include "lib/tls/client.h"
+#include "lib/tls/file_watch.h"
 
 /* A service and the client its TLS servers use (borrowed from clients). */
 typedef struct svc_tls {
@@ -16,11 +17,24 @@ typedef struct svc_tls {
 } svc_tls;
 
 struct wh_backend_tls {
+  wh_file_watch *files;    /* rootCAs and client certificate files read */
   wh_tls_client **clients; /* owned */
   size_t nclients;
   svc_tls *http, *tcp; /* sorted by service name (rt lists are) */
   size_t nhttp, ntcp;
 };
+
+/* Every file a client was (or failed to be) compiled from: a renewed client
+ * certificate or CA bundle is picked up like a served certificate. */
+static void watch_opts(wh_backend_tls *b, const wh_tls_client_opts *o) {
+  for (size_t i = 0; o->root_cas && i < o->root_cas->n; i++)
+    wh_file_watch_add(b->files, o->root_cas->v[i]);
+  for (size_t i = 0; o->certificates && i < o->certificates->n; i++) {
+    const wh_cert_files *cf = (const wh_cert_files *)o->certificates->items + i;
+    wh_file_watch_add(b->files, cf->cert_file);
+    wh_file_watch_add(b->files, cf->key_file);
+  }
+}
 
 static int keep(wh_backend_tls *b, wh_tls_client *tc) {
   wh_tls_client **v = realloc(b->clients, (b->nclients + 1) * sizeof(*v));
@@ -228,6 +242,7 @@ static wh_tls_client *get_default(wh_backend_tls *b, const side *sd, lazy_defaul
   d->tried = true;
   wh_tls_client_opts o = {.name = "default@internal"};
   sd->default_opts(d->stat, &o);
+  watch_opts(b, &o);
   d->tc = wh_tls_client_new(&o, &d->errs);
   if (!d->tc && d->errs.n == 0)
     *oom = true;
@@ -270,6 +285,7 @@ static int build_side(wh_backend_tls *b, const side *sd, const wh_static_config 
       wh_runtime_disable(el, "%s", why);
       cv[i].failed = true;
     } else if (rc > 0) {
+      watch_opts(b, &o);
       cv[i].tc = compile(el, &o, &cv[i].failed, &oom);
       if (cv[i].tc && keep(b, cv[i].tc) < 0) {
         cv[i].tc = NULL;
@@ -316,8 +332,10 @@ static int build_side(wh_backend_tls *b, const side *sd, const wh_static_config 
 
 wh_backend_tls *wh_backend_tls_build(const wh_static_config *stat, wh_runtime *rt) {
   wh_backend_tls *b = calloc(1, sizeof(*b));
-  if (!b)
+  if (!b || !(b->files = wh_file_watch_new())) {
+    free(b);
     return NULL;
+  }
   if (build_side(b, &http_side, stat, rt, &b->http, &b->nhttp) != 0 ||
       build_side(b, &tcp_side, stat, rt, &b->tcp, &b->ntcp) != 0) {
     wh_backend_tls_free(b);
@@ -329,6 +347,7 @@ wh_backend_tls *wh_backend_tls_build(const wh_static_config *stat, wh_runtime *r
 void wh_backend_tls_free(wh_backend_tls *b) {
   if (!b)
     return;
+  wh_file_watch_free(b->files);
   for (size_t i = 0; i < b->nclients; i++)
     wh_tls_client_free(b->clients[i]);
   free(b->clients);
@@ -360,4 +379,8 @@ const wh_tls_client *wh_backend_tls_http(const wh_backend_tls *b, const char *se
 
 const wh_tls_client *wh_backend_tls_tcp(const wh_backend_tls *b, const char *service) {
   return b ? lookup(b->tcp, b->ntcp, service) : NULL;
+}
+
+bool wh_backend_tls_files_changed(const wh_backend_tls *b) {
+  return b && wh_file_watch_changed(b->files);
 }

@@ -31,4 +31,8 @@ void wh_backend_tls_free(wh_backend_tls *b); /* NULL-safe */
 const struct wh_tls_client *wh_backend_tls_http(const wh_backend_tls *b, const char *service);
 const struct wh_tls_client *wh_backend_tls_tcp(const wh_backend_tls *b, const char *service);
 
+/* True when a rootCAs or client certificate file the build read changed
+ * since (polled by the control loop, as served certificates are). */
+bool wh_backend_tls_files_changed(const wh_backend_tls *b);
+
 #endif

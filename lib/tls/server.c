@@ -14,6 +14,7 @@
 #include "lib/rules/rules.h"
 #include "lib/tls/acme_alpn.h"
 #include "lib/tls/certificate.h"
+#include "lib/tls/file_watch.h"
 
 /* host -> policy index, one table per entry point, sorted for bsearch. */
 typedef struct host_entry {
@@ -26,20 +27,10 @@ typedef struct ep_hosts {
   size_t nexact, nwild, cexact, cwild;
 } ep_hosts;
 
-/* A file the TLS configuration was read from, as it was then. */
-typedef struct watched_file {
-  char *path;
-  bool exists;
-  struct timespec mtime;
-  off_t size;
-  ino_t ino;
-} watched_file;
-
 struct wh_tls_server {
-  bool ip_names; /* some certificate names an IP address: SNI-less lookups need it */
-  watched_file *files;
-  size_t nfiles;
-  wh_tls_policy **pol; /* pol[0] is the default options */
+  bool ip_names;        /* some certificate names an IP address: SNI-less lookups need it */
+  wh_file_watch *files; /* certificate, key and CA files read */
+  wh_tls_policy **pol;  /* pol[0] is the default options */
   size_t npol;
   wh_cert_store *store;
   size_t ngroups;          /* groups in store; the default certificate's slot is ngroups */
@@ -51,57 +42,16 @@ struct wh_tls_server {
 
 /* ---- files to watch ---- */
 
-static bool is_inline_pem(const char *v) {
-  return strstr(v, "-----BEGIN") != NULL;
-}
-
-static void file_state(const char *path, watched_file *f) {
-  struct stat st;
-  f->exists = stat(path, &st) == 0;
-  if (f->exists) {
-    f->mtime = st.st_mtim;
-    f->size = st.st_size;
-    f->ino = st.st_ino;
-  }
-}
-
 static void watch(wh_tls_server *s, const char *path) {
-  if (!path || !*path || is_inline_pem(path))
-    return;
-  for (size_t i = 0; i < s->nfiles; i++)
-    if (strcmp(s->files[i].path, path) == 0)
-      return;
-  watched_file *v = realloc(s->files, (s->nfiles + 1) * sizeof(*v));
-  if (!v)
-    return;
-  s->files = v;
-  watched_file *f = &s->files[s->nfiles];
-  memset(f, 0, sizeof(*f));
-  f->path = wh_strdup(path);
-  if (!f->path)
-    return;
-  file_state(path, f);
-  s->nfiles++;
+  wh_file_watch_add(s->files, path);
 }
 
 bool wh_tls_server_files_changed(const wh_tls_server *s) {
-  for (size_t i = 0; i < s->nfiles; i++) {
-    watched_file now;
-    memset(&now, 0, sizeof(now));
-    file_state(s->files[i].path, &now);
-    const watched_file *was = &s->files[i];
-    if (now.exists != was->exists)
-      return true;
-    if (now.exists &&
-        (now.mtime.tv_sec != was->mtime.tv_sec || now.mtime.tv_nsec != was->mtime.tv_nsec ||
-         now.size != was->size || now.ino != was->ino))
-      return true;
-  }
-  return false;
+  return wh_file_watch_changed(s->files);
 }
 
 size_t wh_tls_server_watched(const wh_tls_server *s) {
-  return s->nfiles;
+  return wh_file_watch_count(s->files);
 }
 
 /* ---- process-wide state ---- */
@@ -504,7 +454,8 @@ wh_tls_server *wh_tls_server_build(const wh_static_config *stat, wh_runtime *rt)
   s->neps = stat->entry_points.n;
   s->eps = calloc(s->neps ? s->neps : 1, sizeof(*s->eps));
   s->store = wh_cert_store_new();
-  if (!s->eps || !s->store)
+  s->files = wh_file_watch_new();
+  if (!s->eps || !s->store || !s->files)
     goto oom;
   /* A configuration without any TLS builds none of it: compiling options
    * and generating the default certificate bring OpenSSL's state in, a few
@@ -567,9 +518,7 @@ void wh_tls_server_free(wh_tls_server *s) {
       SSL_CTX_free(c);
   }
   free(s->ctx);
-  for (size_t i = 0; i < s->nfiles; i++)
-    free(s->files[i].path);
-  free(s->files);
+  wh_file_watch_free(s->files);
   for (size_t i = 0; i < s->npol; i++)
     wh_tls_policy_free(s->pol[i]);
   free(s->pol);

@@ -235,6 +235,46 @@ def test_backend_failing_the_handshake_without_client_certificate(wharf, servers
     assert "wharf-proxy" in r.text  # s_server's page prints the client certificate
 
 
+def test_rotated_files_are_picked_up_without_a_configuration_change(wharf, servers, pki,
+                                                                    tmp_path):
+    """A rootCAs bundle and a client certificate rewritten in place (a CA rotation, a
+    short-lived client certificate renewed by step-ca or cert-manager) take effect within a
+    few seconds, with no provider event, like served certificates."""
+    import shutil
+
+    n = servers.nginx(pki["backend"], client_ca=pki["ca_pem"])
+    other = CA(tmp_path / "other", name="other CA")
+    roots = tmp_path / "roots.pem"
+    shutil.copy(other.cert, roots)  # the wrong CA first
+    crt, key = tmp_path / "client.pem", tmp_path / "client.key"
+    first = pki["ca"].issue("first-client", client=True)
+    shutil.copy(first[0], crt)
+    shutil.copy(first[1], key)
+    w = wharf.start(static(), one_backend(n.https_url, {
+        "serverName": "backend.example", "rootCAs": [str(roots)],
+        "certificates": [{"certFile": str(crt), "keyFile": str(key)}]}))
+    assert routed(w).status_code == 502
+    tls_failure(w, n.port, "certificate verify failed")
+
+    shutil.copy(pki["ca_pem"], roots)  # the CA rotated in place
+    wait_until(lambda: w.get("/", "web", headers={"Host": HOST}).status_code == 200, 15, 0.2)
+    assert "client=CN=first-client" in w.get("/", "web", headers={"Host": HOST}).text
+
+    second = pki["ca"].issue("second-client", client=True)
+    # the renewed pair is written beside and renamed over, as renewal tools do
+    shutil.copy(second[0], tmp_path / "new.pem")
+    shutil.copy(second[1], tmp_path / "new.key")
+    os.replace(tmp_path / "new.key", key)
+    os.replace(tmp_path / "new.pem", crt)
+
+    def renewed():
+        r = w.get("/", "web", headers={"Host": HOST})
+        return r.status_code == 200 and "client=CN=second-client" in r.text
+
+    wait_until(renewed, 15, 0.2)
+    w.wait_for_log("TLS certificate or CA files changed; reloading")
+
+
 # ---- peerCertURI --------------------------------------------------------------------------
 
 def test_peer_cert_uri(wharf, servers, pki):
