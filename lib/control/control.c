@@ -104,6 +104,7 @@ static void build(wh_control *c) {
   c->generation++;
   c->dirty = false;
   wh_observe_config_reload(wh_observe_global(), true);
+  wh_observe_config_applied(wh_observe_global(), s->rt);
   c->last_build_ms = uv_now(c->loop);
   size_t routers = 0, disabled = 0;
   wh_runtime_count(rt, WH_KIND_HTTP_ROUTER, &routers, NULL, &disabled);

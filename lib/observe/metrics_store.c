@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "lib/config/runtime.h"
 #include "lib/core/log.h"
 
 /* What a label set counts. The *_REQ kinds carry the request counters and
@@ -54,6 +55,10 @@ static const kind_def kind_defs[K_COUNT] = {
 
 typedef struct entry {
   struct entry *next;
+  /* its router or service left the configuration: MARKED by a scrape, which
+   * still shows it, then SHOWN, and the owning worker unlinks it at its next
+   * tick (the worker is the only one reading the chains without the lock) */
+  _Atomic unsigned char gone;
   uint64_t hash;
   char *key; /* kind byte, then each value NUL-terminated */
   size_t keylen;
@@ -67,7 +72,8 @@ typedef struct slot {
   size_t mask, n;
   wh_strbuf scratch; /* the worker's key under construction */
   _Atomic uint64_t dropped;
-  _Atomic int64_t *conns; /* per entry point */
+  _Atomic int64_t *conns;    /* per entry point */
+  _Atomic bool prune_needed; /* a scrape marked entries obsolete */
 } slot;
 
 /* one rendered label name order per kind: indexes into the kind's values */
@@ -76,6 +82,12 @@ typedef struct kind_order {
   size_t n;
   size_t *perm; /* perm[i]: the value index printed i-th */
 } kind_order;
+
+/* Sorted, owned names. */
+typedef struct name_set {
+  char **v;
+  size_t n;
+} name_set;
 
 struct wh_metrics_store {
   const wh_prometheus *cfg;
@@ -92,6 +104,10 @@ struct wh_metrics_store {
   _Atomic uint64_t reloads, reload_failures;
   _Atomic int64_t last_success;
   atomic_flag cap_logged;
+  /* the routers and services of the configuration in use (sorted copies),
+   * NULL until the first one: series of others are dropped after a scrape */
+  pthread_mutex_t live_mu;
+  name_set *live_routers, *live_services;
 };
 
 /* ---- helpers ---- */
@@ -304,6 +320,42 @@ static int init_orders(wh_metrics_store *m) {
   return 0;
 }
 
+static void name_set_free(name_set *s) {
+  if (!s)
+    return;
+  for (size_t i = 0; i < s->n; i++)
+    free(s->v[i]);
+  free(s->v);
+  free(s);
+}
+
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool name_set_has(const name_set *s, const char *name) {
+  return bsearch(&name, s->v, s->n, sizeof(char *), cmp_str) != NULL;
+}
+
+/* The names of the elements of kind in rt, sorted; NULL on OOM. */
+static name_set *name_set_of(const wh_runtime *rt, wh_kind which) {
+  const wh_rt_list *l = &rt->elems[which];
+  name_set *s = calloc(1, sizeof(*s));
+  if (!s || !(s->v = calloc(l->n ? l->n : 1, sizeof(char *)))) {
+    free(s);
+    return NULL;
+  }
+  for (size_t i = 0; i < l->n; i++) {
+    if (!(s->v[i] = strdup(l->v[i]->name))) {
+      name_set_free(s);
+      return NULL;
+    }
+    s->n++;
+  }
+  qsort(s->v, s->n, sizeof(char *), cmp_str);
+  return s;
+}
+
 wh_metrics_store *wh_metrics_store_new(const wh_prometheus *cfg, const wh_static_config *stat,
                                        int nworkers) {
   wh_metrics_store *m = calloc(1, sizeof(*m));
@@ -318,6 +370,7 @@ wh_metrics_store *wh_metrics_store_new(const wh_prometheus *cfg, const wh_static
   m->nep = stat ? stat->entry_points.n : 0;
   m->nslots = nworkers > 0 ? nworkers : 1;
   atomic_flag_clear(&m->cap_logged);
+  pthread_mutex_init(&m->live_mu, NULL);
   if (init_buckets(m) || init_headers(m) || init_orders(m))
     goto fail;
   m->slots = calloc((size_t)m->nslots, sizeof(slot));
@@ -365,7 +418,113 @@ void wh_metrics_store_free(wh_metrics_store *m) {
   free(m->hdr_names);
   free(m->hdr_keys);
   free(m->buckets);
+  name_set_free(m->live_routers);
+  name_set_free(m->live_services);
+  pthread_mutex_destroy(&m->live_mu);
   free(m);
+}
+
+/* ---- removed routers and services ---- */
+
+enum { GONE_NO = 0, GONE_MARKED, GONE_SHOWN };
+
+void wh_metrics_store_live(wh_metrics_store *m, const wh_runtime *rt) {
+  if (!m || !rt)
+    return;
+  name_set *r = name_set_of(rt, WH_KIND_HTTP_ROUTER);
+  name_set *s = name_set_of(rt, WH_KIND_HTTP_SERVICE);
+  if (!r || !s) {
+    name_set_free(r);
+    name_set_free(s);
+    return; /* out of memory: nothing is dropped this time */
+  }
+  pthread_mutex_lock(&m->live_mu);
+  name_set * or = m->live_routers, *os = m->live_services;
+  m->live_routers = r;
+  m->live_services = s;
+  pthread_mutex_unlock(&m->live_mu);
+  name_set_free(or);
+  name_set_free(os);
+}
+
+/* The value of the label `name` in an entry's key, NULL when the kind has
+ * no such label. */
+static const char *key_value(const entry *e, const char *name) {
+  const kind_def *d = &kind_defs[(unsigned char)e->key[0] - 'A'];
+  const char *p = e->key + 1, *end = e->key + e->keylen;
+  for (size_t i = 0; i < d->n && p < end; i++) {
+    if (strcmp(d->names[i], name) == 0)
+      return p;
+    p += strlen(p) + 1;
+  }
+  return NULL;
+}
+
+/* Before a scrape gathers: marks the entries of routers and services the
+ * configuration no longer has (Traefik drops their series after their next
+ * scrape). */
+static void mark_gone(wh_metrics_store *m) {
+  pthread_mutex_lock(&m->live_mu);
+  if (!m->live_routers) {
+    pthread_mutex_unlock(&m->live_mu);
+    return;
+  }
+  for (int i = 0; i < m->nslots; i++) {
+    slot *s = &m->slots[i];
+    pthread_mutex_lock(&s->mu);
+    for (size_t b = 0; b <= s->mask; b++)
+      for (entry *e = s->heads[b]; e; e = e->next) {
+        if (atomic_load_explicit(&e->gone, memory_order_relaxed) != GONE_NO)
+          continue;
+        const char *r = key_value(e, "router"), *sv = key_value(e, "service");
+        if ((r && !name_set_has(m->live_routers, r)) ||
+            (!r && sv && !name_set_has(m->live_services, sv)))
+          atomic_store_explicit(&e->gone, GONE_MARKED, memory_order_relaxed);
+      }
+    pthread_mutex_unlock(&s->mu);
+  }
+  pthread_mutex_unlock(&m->live_mu);
+}
+
+/* After the scrape wrote them: the marked entries may go. */
+static void shown_gone(wh_metrics_store *m) {
+  for (int i = 0; i < m->nslots; i++) {
+    slot *s = &m->slots[i];
+    bool any = false;
+    pthread_mutex_lock(&s->mu);
+    for (size_t b = 0; b <= s->mask; b++)
+      for (entry *e = s->heads[b]; e; e = e->next)
+        if (atomic_load_explicit(&e->gone, memory_order_relaxed) == GONE_MARKED) {
+          atomic_store_explicit(&e->gone, GONE_SHOWN, memory_order_relaxed);
+          any = true;
+        }
+    pthread_mutex_unlock(&s->mu);
+    if (any)
+      atomic_store_explicit(&s->prune_needed, true, memory_order_release);
+  }
+}
+
+void wh_metrics_store_tick(wh_metrics_store *m, int worker) {
+  if (!m || worker < 0 || worker >= m->nslots)
+    return;
+  slot *s = &m->slots[worker];
+  if (!atomic_exchange_explicit(&s->prune_needed, false, memory_order_acquire))
+    return;
+  pthread_mutex_lock(&s->mu);
+  for (size_t b = 0; b <= s->mask; b++)
+    for (entry **pp = &s->heads[b]; *pp;) {
+      entry *e = *pp;
+      if (atomic_load_explicit(&e->gone, memory_order_relaxed) != GONE_SHOWN) {
+        pp = &e->next;
+        continue;
+      }
+      *pp = e->next;
+      s->n--;
+      free(e->key);
+      free(e->labels);
+      free(e);
+    }
+  pthread_mutex_unlock(&s->mu);
 }
 
 /* ---- recording ---- */
@@ -797,6 +956,7 @@ void wh_metrics_store_write(wh_metrics_store *m, wh_strbuf *out) {
   family_head(out, "traefik_config_reloads_total", "Config reloads", "counter");
   wh_strbuf_printf(out, "traefik_config_reloads_total %llu\n",
                    (unsigned long long)atomic_load(&m->reloads));
+  mark_gone(m);
   if (m->ep)
     write_scope(m, out, 0);
   write_open_conns(m, out);
@@ -804,6 +964,7 @@ void wh_metrics_store_write(wh_metrics_store *m, wh_strbuf *out) {
     write_scope(m, out, 1);
   if (m->svc)
     write_scope(m, out, 2);
+  shown_gone(m);
 
   family_head(out, "wharf_config_reloads_failure_total",
               "Configuration builds that failed (the previous configuration stayed in use).",

@@ -7,7 +7,10 @@
  * only that worker writes (relaxed atomics, so the scraper can read them
  * while it counts). Recording a label set seen before takes no lock; a new
  * label set takes the slot's mutex to be linked in, and the scraper holds the
- * same mutex while it walks the slot. Label sets are never removed.
+ * same mutex while it walks the slot. The label sets of a router or service
+ * that left the configuration are shown by one more scrape, then their
+ * worker unlinks them at its next tick (as Traefik drops such series after
+ * their next scrape).
  *
  * A slot holds at most WH_METRICS_MAX_LABEL_SETS label sets: header labels
  * (headerLabels) copy client-chosen values into labels, so beyond the cap an
@@ -50,6 +53,15 @@ void wh_metrics_store_conn(wh_metrics_store *m, int worker, size_t ep_index, int
  * traefik_config_last_reload_success to now, a failed one counts in
  * wharf_config_reloads_failure_total. */
 void wh_metrics_store_reload(wh_metrics_store *m, bool success);
+
+/* Control thread: the configuration now in use (its HTTP routers and
+ * services are copied). Series of others are dropped after the next scrape. */
+struct wh_runtime;
+void wh_metrics_store_live(wh_metrics_store *m, const struct wh_runtime *rt);
+
+/* Worker thread `worker`, periodically: unlinks its label sets that a scrape
+ * showed for the last time. */
+void wh_metrics_store_tick(wh_metrics_store *m, int worker);
 
 /* Any thread: appends the exposition (text format 0.0.4) of every family
  * that has samples, summed over all workers, families sorted by name, each

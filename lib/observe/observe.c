@@ -82,6 +82,13 @@ void wh_observe_conn(wh_observe *o, int worker, size_t ep_index, int delta) {
 void wh_observe_tick(wh_observe *o, int worker) {
   if (o && o->alog && worker >= 0 && worker < o->nworkers)
     wh_access_log_tick(o->alog, worker);
+  if (o && o->metrics)
+    wh_metrics_store_tick(o->metrics, worker);
+}
+
+void wh_observe_config_applied(wh_observe *o, const struct wh_runtime *rt) {
+  if (o && o->metrics)
+    wh_metrics_store_live(o->metrics, rt);
 }
 
 bool wh_observe_wants_resp_headers(const wh_observe *o) {

@@ -41,6 +41,10 @@ int wh_observe_reopen(wh_observe *o);
 /* Control thread: a configuration was built (traefik_config_reloads_total,
  * traefik_config_last_reload_success). */
 void wh_observe_config_reload(wh_observe *o, bool success);
+/* Control thread: the runtime of the configuration now applied (borrowed for
+ * the call): metrics series of routers and services it no longer has go. */
+struct wh_runtime;
+void wh_observe_config_applied(wh_observe *o, const struct wh_runtime *rt);
 
 struct wh_metrics_store;
 struct wh_access_log;

@@ -278,3 +278,47 @@ def test_router_labels_and_header_labels(wharf, backends):
     assert "tenant" not in {k for (n, ls) in s
                             if n == "traefik_router_requests_bytes_total" for k, _ in ls}
     assert series(s, "traefik_router_responses_bytes_total", router="app@file") > 0
+
+
+def test_series_of_removed_routers_and_services_go_after_one_scrape(wharf, backends):
+    """As Traefik: the series of a router and service that left the configuration are shown
+    by the next scrape once more, then dropped; the others stay, and the label set count
+    shrinks."""
+    keep, drop = backends.http("keep"), backends.http("drop")
+    dynamic = {"http": {
+        "routers": {name: {"rule": f"Host(`{name}.example`)", "service": name,
+                           "entryPoints": ["web"]} for name in ("keep", "drop")},
+        "services": {"keep": lb_service(keep.url), "drop": lb_service(drop.url)},
+    }}
+    static = {
+        "api": {"insecure": True},
+        "entryPoints": {"web": {}},
+        "metrics": {"prometheus": {"addRoutersLabels": True}},
+        "wharf": {"workers": 2},
+    }
+    w = wharf.start(static, dynamic=dynamic)
+    for name in ("keep", "drop"):
+        assert wait_routed(w, f"{name}.example") == 200
+        for _ in range(4):
+            assert w.http.get(w.url("/echo", "web"), headers={"Host": f"{name}.example"},
+                              timeout=5).status_code == 200
+    rt, svc = "traefik_router_requests_total", SVC_REQS
+    s = wait_metric(w, lambda s: series(s, rt, router="drop@file") >= 4)
+    sets_before = series(s, "wharf_metrics_label_sets")
+
+    path = w.workdir / "traefik.dynamic.yml"
+    dyn = yaml.safe_load(path.read_text())
+    del dyn["http"]["routers"]["drop"]
+    del dyn["http"]["services"]["drop"]
+    path.write_text(yaml.safe_dump(dyn))
+    wait_until(lambda: w.http.get(w.url("/echo", "web"), headers={"Host": "drop.example"},
+                                  timeout=5).status_code == 404, 15)
+    # the first scrape after the change still shows the final values ...
+    s = scrape(w)
+    assert series(s, rt, router="drop@file") >= 4
+    assert series(s, svc, service="drop@file") >= 4
+    # ... then they are gone, and only they
+    s = wait_metric(w, lambda s: series(s, rt, router="drop@file") == 0)
+    assert "drop@file" not in label_values(s, svc, "service")
+    assert series(s, rt, router="keep@file") >= 4 and series(s, svc, service="keep@file") >= 4
+    assert series(s, "wharf_metrics_label_sets") < sets_before

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/config/runtime.h"
 #include "lib/observe/metrics_store.h"
 
 /* ---- fixture ---- */
@@ -532,6 +533,63 @@ static void test_cap(void **state) {
   wh_metrics_store_free(m);
 }
 
+/* Series of routers and services that left the configuration: shown by one
+ * more scrape, then unlinked by their worker's tick; the others stay. */
+static void test_removed_series(void **state) {
+  (void)state;
+  fixture f;
+  fixture_init(&f, false, true, true);
+  wh_metrics_store *m = wh_metrics_store_new(&f.prom, &f.stat, 2);
+  for (int w = 0; w < 2; w++) {
+    wh_xrec keep = xrec("GET", 200, "keep@file", "keep@file");
+    wh_xrec drop = xrec("GET", 200, "drop@file", "drop@file");
+    wh_metrics_store_record(m, w, &keep);
+    wh_metrics_store_record(m, w, &drop);
+  }
+  const char *rt_drop = "traefik_router_requests_total{code=\"200\",method=\"GET\","
+                        "protocol=\"http\",router=\"drop@file\",service=\"drop@file\"}";
+  const char *svc_drop = "traefik_service_requests_total{code=\"200\",method=\"GET\","
+                         "protocol=\"http\",service=\"drop@file\"}";
+  const char *svc_keep = "traefik_service_requests_total{code=\"200\",method=\"GET\","
+                         "protocol=\"http\",service=\"keep@file\"}";
+  /* before any configuration is known nothing is dropped */
+  char *text = expose(m);
+  double sets = sample(text, "wharf_metrics_label_sets");
+  free(text);
+  wh_metrics_store_tick(m, 0);
+  wh_metrics_store_tick(m, 1);
+
+  wh_rt_elem router = {.name = "keep@file"}, service = {.name = "keep@file"};
+  wh_rt_elem *routers[] = {&router}, *services[] = {&service};
+  wh_runtime rt;
+  memset(&rt, 0, sizeof(rt));
+  rt.elems[WH_KIND_HTTP_ROUTER] = (wh_rt_list){routers, 1};
+  rt.elems[WH_KIND_HTTP_SERVICE] = (wh_rt_list){services, 1};
+  wh_metrics_store_live(m, &rt);
+
+  text = expose(m); /* the final values, once more */
+  check_exposition(text);
+  assert_int_equal(sample(text, rt_drop), 2);
+  assert_int_equal(sample(text, svc_drop), 2);
+  free(text);
+  wh_metrics_store_tick(m, 0);
+  wh_metrics_store_tick(m, 1);
+  text = expose(m);
+  check_exposition(text);
+  assert_int_equal(sample(text, rt_drop), -1);
+  assert_int_equal(sample(text, svc_drop), -1);
+  assert_int_equal(sample(text, svc_keep), 2);
+  assert_true(sample(text, "wharf_metrics_label_sets") < sets);
+  free(text);
+  /* a late request for the removed router counts afresh */
+  wh_xrec late = xrec("GET", 200, "drop@file", "drop@file");
+  wh_metrics_store_record(m, 1, &late);
+  text = expose(m);
+  assert_int_equal(sample(text, rt_drop), 1);
+  free(text);
+  wh_metrics_store_free(m);
+}
+
 static void test_null_safe(void **state) {
   /* NULL-safe entry points, and the checker accepts the minimal texts */
   check_exposition("");
@@ -550,6 +608,7 @@ int main(void) {
       cmocka_unit_test(test_method_and_protocol),
       cmocka_unit_test(test_tls_headers_conns_reloads),
       cmocka_unit_test(test_cap),
+      cmocka_unit_test(test_removed_series),
       cmocka_unit_test(test_null_safe),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
