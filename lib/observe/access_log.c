@@ -63,6 +63,7 @@ typedef enum {
   K_START_LOCAL,
   K_START_UTC,
   K_TLS_CIPHER,
+  K_TLS_CLIENT_SUBJECT,
   K_TLS_VERSION,
   K_ENTRY_POINT_NAME,
   K_COUNT
@@ -98,6 +99,7 @@ static const char *const key_names[K_COUNT] = {
     [K_START_LOCAL] = "StartLocal",
     [K_START_UTC] = "StartUTC",
     [K_TLS_CIPHER] = "TLSCipher",
+    [K_TLS_CLIENT_SUBJECT] = "TLSClientSubject",
     [K_TLS_VERSION] = "TLSVersion",
     [K_ENTRY_POINT_NAME] = "entryPointName",
 };
@@ -1306,6 +1308,10 @@ static bool put_json_core(const wh_xrec *r, const line_vals *v, core_key k, wh_s
     if (r->tls)
       put_json_span(out, sp(r->tls_cipher));
     return r->tls;
+  case K_TLS_CLIENT_SUBJECT:
+    if (r->tls_client_subject)
+      put_json_span(out, sp(r->tls_client_subject));
+    return r->tls_client_subject != NULL;
   case K_TLS_VERSION:
     if (r->tls)
       put_json_span(out, sp(r->tls_version));

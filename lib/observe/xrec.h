@@ -33,17 +33,18 @@ typedef struct wh_xrec {
   bool fwd_trusted;            /* the peer's X-Forwarded-* are believed */
   const char *username;        /* ClientUsername (basicAuth), NULL when none */
   /* the request as received */
-  const char *method;            /* "GET"; never NULL */
-  const char *target;            /* the request-target as sent ("/a?b=1") */
-  int http_major, http_minor;    /* 1.1 → 1, 1 */
-  bool tls;                      /* the client connection is TLS */
-  const char *tls_version;       /* "1.3" as Traefik prints it, NULL without TLS */
-  const char *tls_cipher;        /* OpenSSL's IANA-style name, NULL without TLS */
-  const char *host;              /* Host (or the absolute-form authority) */
-  const wh_headers *req_headers; /* as sent on (middlewares' and forwarded headers applied) */
-  const char *xff;               /* X-Forwarded-For as received (before wharf appended
-                                    the peer); NULL when absent */
-  uint64_t req_bytes;            /* request body bytes read (RequestContentSize) */
+  const char *method;             /* "GET"; never NULL */
+  const char *target;             /* the request-target as sent ("/a?b=1") */
+  int http_major, http_minor;     /* 1.1 → 1, 1 */
+  bool tls;                       /* the client connection is TLS */
+  const char *tls_version;        /* "1.3" as Traefik prints it, NULL without TLS */
+  const char *tls_cipher;         /* OpenSSL's IANA-style name, NULL without TLS */
+  const char *tls_client_subject; /* the client certificate's subject (RFC 2253), NULL without */
+  const char *host;               /* Host (or the absolute-form authority) */
+  const wh_headers *req_headers;  /* as sent on (middlewares' and forwarded headers applied) */
+  const char *xff;                /* X-Forwarded-For as received (before wharf appended
+                                     the peer); NULL when absent */
+  uint64_t req_bytes;             /* request body bytes read (RequestContentSize) */
   wh_xproto protocol;
   /* routing */
   const char *router;       /* qualified ("web@docker"); NULL when none matched */

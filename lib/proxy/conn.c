@@ -20,6 +20,7 @@
 #include "lib/router/backend_tls.h"
 #include "lib/router/route_table.h"
 #include "lib/tls/acme_alpn.h"
+#include "lib/tls/certificate.h"
 #include "lib/tls/client.h"
 #include "lib/tls/client_hello.h"
 #include "lib/tls/server.h"
@@ -828,11 +829,17 @@ static void obs_emit(wh_conn *c) {
   }
   char ver[8] = "";
   const char *cipher = NULL;
+  char subject[256];
+  const char *client_subject = NULL;
   if (c->tls && c->tls->ssl) {
     const char *v = SSL_get_version(c->tls->ssl); /* "TLSv1.3" → "1.3", as Traefik prints it */
     snprintf(ver, sizeof(ver), "%s", strncmp(v, "TLSv", 4) == 0 ? v + 4 : v);
     const SSL_CIPHER *ci = SSL_get_current_cipher(c->tls->ssl);
     cipher = ci ? SSL_CIPHER_standard_name(ci) : NULL;
+    /* Go's pkix.Name.String(): RFC 2253, most specific RDN first */
+    X509 *peer = SSL_get0_peer_certificate(c->tls->ssl);
+    if (peer && wh_x509_name_rfc2253(X509_get_subject_name(peer), subject, sizeof(subject)))
+      client_subject = subject;
   }
   wh_xproto proto = WH_XPROTO_HTTP;
   const char *ct = wh_headers_get(&c->hdrs, "Content-Type");
@@ -864,6 +871,7 @@ static void obs_emit(wh_conn *c) {
       .tls = c->tls != NULL,
       .tls_version = c->tls ? ver : NULL,
       .tls_cipher = cipher,
+      .tls_client_subject = client_subject,
       .host = c->host,
       .req_headers = &c->hdrs,
       .xff = c->obs_xff_taken ? c->obs_xff : wh_headers_get(&c->hdrs, "X-Forwarded-For"),

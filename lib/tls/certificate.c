@@ -670,3 +670,12 @@ STACK_OF(X509) * wh_cert_bundle_load(const char *value, const char *what, wh_err
 const char *wh_cert_read_file(const char *path, char **out, size_t *len) {
   return read_file_capped(path, out, len);
 }
+
+bool wh_x509_name_rfc2253(const X509_NAME *nm, char *buf, size_t cap) {
+  char *s = nm ? name_oneline(nm) : NULL;
+  if (!s)
+    return false;
+  snprintf(buf, cap, "%s", s);
+  free(s);
+  return true;
+}

@@ -87,6 +87,11 @@ size_t wh_cert_name_normalize(const char *in, char *out);
  * cleared). */
 int wh_cert_install(const wh_cert *c, SSL_CTX *ctx);
 
+/* A distinguished name as RFC 2253 text ("CN=client,O=Example"), the way Go's
+ * pkix.Name.String() prints it, truncated to cap. false when it cannot be
+ * printed. */
+bool wh_x509_name_rfc2253(const X509_NAME *nm, char *buf, size_t cap);
+
 /* Reads a whole regular file of at most 1 MiB (the cap of certFile, keyFile,
  * rootCAs) into *out, NUL-terminated, *len bytes. Returns NULL on success
  * (*out owned by the caller, who should OPENSSL_cleanse it when it may hold a

@@ -300,3 +300,51 @@ def test_internal_services_only_with_add_internals(wharf, backends, tmp_path):
             assert len(ping) == 1 and '"ping@internal"' in ping[0], ping
         else:
             assert ping == []
+
+
+# ---- TLS fields ------------------------------------------------------------------------------
+
+
+def test_json_tls_fields_with_a_client_certificate(wharf, backends, tmp_path):
+    """TLSVersion, TLSCipher and, with mutual TLS, TLSClientSubject (RFC 2253, as Go prints a
+    certificate subject); a plain HTTP request has none of them."""
+    from tlsutil import CA, client_context, https_get
+
+    ca = CA(tmp_path / "ca", name="alog CA")
+    srv_cert, srv_key = ca.issue(HOST)
+    cli_cert, cli_key = ca.issue("alog-client", client=True)
+    bk = backends.http("echo")
+    log = tmp_path / "access.log"
+    static = {"entryPoints": {"web": {}, "websecure": {}},
+              "accessLog": {"format": "json", "filePath": str(log)}}
+    route = {"rule": f"Host(`{HOST}`)", "service": "echo"}
+    dynamic = {
+        "http": {"routers": {"plain": dict(route, entryPoints=["web"]),
+                             "tls": dict(route, entryPoints=["websecure"],
+                                         tls={"options": "mtls"})},
+                 "services": {"echo": lb_service(bk.url)}},
+        "tls": {"certificates": [{"certFile": str(srv_cert), "keyFile": str(srv_key)}],
+                "options": {"mtls": {"clientAuth": {
+                    "caFiles": [str(ca.cert)], "clientAuthType": "RequireAndVerifyClientCert"}}}},
+    }
+    w = wharf.start(static, dynamic)
+    wait_routed(w, HOST)
+    ctx = client_context(ca=str(ca.cert), cert=str(cli_cert), key=str(cli_key))
+    t = token()
+
+    def served():
+        try:
+            return https_get(w.ports["websecure"], HOST, path=f"/echo?id={t}", ctx=ctx).status == 200
+        except OSError:
+            return False
+
+    assert wait_until(served, 10, 0.1)
+    e = json.loads(lines_with(log, t)[0])
+    assert e["TLSClientSubject"] == "CN=alog-client"
+    assert e["TLSVersion"] == "1.3"
+    assert e["TLSCipher"].startswith("TLS_")
+    assert e["RequestScheme"] == "https"
+    t2 = token()
+    assert get(w, f"/echo?id={t2}").status_code == 200
+    e = json.loads(lines_with(log, t2)[0])
+    assert "TLSClientSubject" not in e and "TLSVersion" not in e and "TLSCipher" not in e
