@@ -119,7 +119,9 @@ static int parse_url(wh_lb_server *s, const char *url) {
       v6 ? wh_asprintf("[%s]:%d", s->host, s->port) : wh_asprintf("%s:%d", s->host, s->port);
   const char *rest = auth + alen;
   s->path = *rest == '/' ? wh_strndup(rest, strcspn(rest, "?#")) : wh_strdup("");
-  return s->hostport && s->path ? 0 : WH_ENOMEM;
+  if (s->hostport && strcmp(s->scheme, "https") != 0)
+    s->pool_key = wh_strdup(s->hostport);
+  return s->hostport && s->path && (s->pool_key || strcmp(s->scheme, "https") == 0) ? 0 : WH_ENOMEM;
 }
 
 int wh_lb_server_parse(wh_lb_server *s, const char *url) {
@@ -133,6 +135,7 @@ static void free_server(wh_lb_server *s) {
   free(s->host);
   free(s->hostport);
   free(s->path);
+  free(s->pool_key);
   free(s->cookie_value);
 }
 
@@ -386,4 +389,17 @@ void wh_lb_report(wh_lb *lb, const wh_lb_server *server, bool failure) {
   if (fenced)
     wh_log_warn("service %s: server %s fenced for %lldms after %lld failed attempt(s)", lb->service,
                 server->url, (long long)lb->window_ms, (long long)lb->max_failed);
+}
+
+int wh_lb_set_tls_id(wh_lb *lb, const char *id) {
+  for (size_t i = 0; i < lb->n; i++) {
+    wh_lb_server *s = &lb->servers[i];
+    if (strcmp(s->scheme, "https") != 0)
+      continue;
+    free(s->pool_key);
+    s->pool_key = wh_asprintf("%s@%s", id, s->hostport);
+    if (!s->pool_key)
+      return WH_ENOMEM;
+  }
+  return 0;
 }

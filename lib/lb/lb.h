@@ -23,6 +23,9 @@ typedef struct wh_lb_server {
   int port;       /* 80 when the URL has none and scheme is http */
   char *hostport; /* "10.0.0.1:8080" as for a Host header ("[::1]:80") */
   char *path;     /* URL path ("" when none); used only with preservePath */
+  /* the upstream pool key: hostport; for https, "<TLS transport id>@hostport"
+   * once wh_lb_set_tls_id ran (NULL before: such a server has no transport) */
+  char *pool_key;
   int weight;
   char *cookie_value; /* sticky balancers only (else NULL): first 16 hex of sha256(url) */
   atomic_int *up;     /* shared health cell: 1 UP, 0 DOWN (owned by the store) */
@@ -63,6 +66,12 @@ void wh_lb_report(wh_lb *lb, const wh_lb_server *server, bool failure);
 bool wh_lb_server_up(const wh_lb_server *s);
 
 /* Additions (lib/lb owner). */
+
+/* Gives the https servers their pool key under the TLS transport id (see
+ * lib/tls/client.h): connections made with different TLS settings are never
+ * pooled together. Control thread, before the balancer is published. 0 or
+ * WH_ENOMEM. */
+int wh_lb_set_tls_id(wh_lb *lb, const char *id);
 
 /* The sticky cookie name, NULL when the balancer is not sticky. */
 const char *wh_lb_cookie_name(const wh_lb *lb);

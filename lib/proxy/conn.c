@@ -17,7 +17,6 @@
 #include "lib/net/proxy_protocol.h"
 #include "lib/observe/observe.h"
 #include "lib/proxy/upstream.h"
-#include "lib/router/backend_tls.h"
 #include "lib/router/route_table.h"
 #include "lib/tls/acme_alpn.h"
 #include "lib/tls/certificate.h"
@@ -608,15 +607,19 @@ static void conn_write_done(void *owner, int status) {
 }
 
 /* Sends what the TLS session produced (records, alerts, handshake). */
-static int tls_flush(wh_conn *c) {
+int wh_io_write_tls(uv_tcp_t *t, wh_tls_stream *s, wh_io_done_fn done, void *owner) {
   const char *data;
-  size_t n = wh_tls_stream_output(c->tls, &data);
+  size_t n = wh_tls_stream_output(s, &data);
   if (!n)
     return 0;
   uv_buf_t b = uv_buf_init((char *)data, (unsigned)n);
-  int rc = wh_io_write(&c->tcp, &b, 1, conn_write_done, c);
-  wh_tls_stream_consumed(c->tls); /* wh_io_write copied what it did not send */
+  int rc = wh_io_write(t, &b, 1, done, owner);
+  wh_tls_stream_consumed(s); /* wh_io_write copied what it did not send */
   return rc;
+}
+
+static int tls_flush(wh_conn *c) {
+  return wh_io_write_tls(&c->tcp, c->tls, conn_write_done, c);
 }
 
 static int tls_write(wh_conn *c, const uv_buf_t *bufs, unsigned n) {
@@ -757,8 +760,6 @@ static void conn_reset_exchange(wh_conn *c) {
   c->lb = NULL;
   c->server = NULL;
   c->up_tls = NULL;
-  free(c->up_key);
-  c->up_key = NULL;
   c->in_msg = c->req_done = c->resp_done = c->head_sent = c->local = c->head_pending = false;
   c->is_head = c->req_chunked = c->req_body = c->upgrade_ws = c->upgrade_other = false;
   c->body_sent = c->retried = false;
@@ -2113,58 +2114,32 @@ static const llhttp_settings_t req_settings = {
 
 /* ---- proxying ---- */
 
-static const wh_servers_transport *transport_of(const wh_snapshot *s, const wh_rt_elem *svc,
-                                                const wh_lb_service *lbc) {
-  if (!lbc || !lbc->servers_transport || !*lbc->servers_transport)
-    return NULL;
-  char *q = wh_qualify(lbc->servers_transport, svc->provider);
-  if (!q)
-    return NULL;
-  const wh_rt_elem *t = wh_runtime_find(s->rt, WH_KIND_HTTP_TRANSPORT, q);
-  free(q);
-  return t ? t->cfg : NULL;
-}
-
 static void proxy_start(wh_conn *c, const wh_rt_elem *router, wh_mw_exchange *x,
                         const char *query) {
   wh_worker *w = c->w;
   c->holding = false; /* from now on body bytes follow the upstream */
-  const wh_rt_elem *svc = wh_runtime_find(c->snap->rt, WH_KIND_HTTP_SERVICE, router->service_ref);
-  const wh_http_service *scfg = svc ? svc->cfg : NULL;
-  const wh_lb_service *lbc = scfg ? scfg->load_balancer : NULL;
-  c->lb = wh_snapshot_lb(c->snap, router->service_ref);
-  if (!c->lb) {
+  const wh_backend *be = wh_snapshot_backend(c->snap, router->service_ref);
+  if (!be) {
     send_status(c, 503);
     return;
   }
+  const wh_http_service *scfg = be->service->cfg;
+  const wh_lb_service *lbc = scfg->load_balancer;
+  c->lb = be->lb;
   const char *cookie = wh_headers_get(&c->hdrs, "Cookie");
   c->server = wh_lb_pick(c->lb, w->index, cookie, &c->set_cookie);
   if (!c->server) {
     send_status(c, 503);
     return;
   }
-  c->up_tls = wh_backend_tls_http(c->snap->backend_tls, router->service_ref);
-  /* forwarding settings: the service's serversTransport, else the static one */
-  const wh_servers_transport *st = transport_of(c->snap, svc, lbc);
-  const wh_static_servers_transport *sst = c->snap->stat->servers_transport;
-  const wh_forwarding_timeouts *ft = st && st->forwarding_timeouts
-                                         ? st->forwarding_timeouts
-                                         : (sst ? sst->forwarding_timeouts : NULL);
-  c->dial_ms = ft ? (uint64_t)(ft->dial_timeout / WH_MS) : 30000;
-  c->resp_head_ms = ft ? (uint64_t)(ft->response_header_timeout / WH_MS) : 0;
-  c->idle_conn_ms = ft ? (uint64_t)(ft->idle_conn_timeout / WH_MS) : 90000;
-  /* A transport that leaves maxIdleConnsPerHost unset takes the static
-   * default's (200 unless set there). Traefik gives it Go's 2, a known trap:
-   * with more requests in flight than that, most of them open a connection
-   * (a TLS handshake for https) and close it after one exchange, about 7x
-   * slower in bench/RESULTS.md "HTTPS backends". An explicit 0 on the static
-   * default is Go's 2 (Traefik's behaviour there). */
-  int64_t smi = sst ? sst->max_idle_conns_per_host : 200;
-  int64_t mi = st && st->max_idle_conns_per_host > 0 ? st->max_idle_conns_per_host : smi;
-  c->max_idle = mi > 0 ? (size_t)mi : mi == 0 ? 2 : 0;
+  c->up_tls = be->tls;
+  c->dial_ms = be->dial_ms;
+  c->resp_head_ms = be->resp_head_ms;
+  c->idle_conn_ms = be->idle_conn_ms;
+  c->max_idle = be->max_idle;
 
   /* headers for the backend */
-  bool pass_host = lbc ? lbc->pass_host_header : true;
+  bool pass_host = lbc->pass_host_header;
   wh_hop_by_hop_strip(&c->hdrs, c->upgrade_ws);
   bool trusted = x->fwd_trusted; /* decided once, at dispatch */
   if (c->obs_t0 && !c->obs_xff_taken) {
@@ -2206,7 +2181,7 @@ static void proxy_start(wh_conn *c, const wh_rt_elem *router, wh_mw_exchange *x,
   o->len = 0;
   const char *prefix = "";
   size_t prefix_len = 0;
-  if (c->server->path && *c->server->path && scfg && lbc) {
+  if (c->server->path && *c->server->path) {
     for (size_t i = 0; i < lbc->servers.n; i++) {
       const wh_server *sv = (const wh_server *)lbc->servers.items + i;
       if (sv->preserve_path && sv->url && strcmp(sv->url, c->server->url) == 0) {
@@ -2257,19 +2232,6 @@ static bool server_is_https(const wh_lb_server *s) {
   return s->scheme && strcmp(s->scheme, "https") == 0;
 }
 
-/* The pool key of c->server: "host:port", or for an https server the
- * transport's id before it, so that connections made with different TLS
- * settings (another serverName, client certificate or trust) are never
- * shared. NULL when an https server has no usable transport. */
-static const char *server_key(wh_conn *c) {
-  if (!server_is_https(c->server))
-    return c->server->hostport;
-  free(c->up_key);
-  c->up_key =
-      c->up_tls ? wh_asprintf("%s@%s", wh_tls_client_id(c->up_tls), c->server->hostport) : NULL;
-  return c->up_key;
-}
-
 static wh_upstream *connect_server(wh_conn *c, const char *key) {
   wh_upstream_target t = {
       .key = key,
@@ -2291,7 +2253,7 @@ static void dial_server(wh_conn *c) {
   wh_worker *w = c->w;
   if (c->obs_t0 && !c->obs_up_t0)
     c->obs_up_t0 = uv_hrtime();
-  const char *key = server_key(c);
+  const char *key = c->server->pool_key;
   if (!key) {
     wh_log_warn("backend %s: no TLS transport for it (see the service's errors)", c->server->url);
     wh_conn_up_failed(c, 502, false);
@@ -2468,7 +2430,7 @@ void wh_conn_up_failed(wh_conn *c, int status, bool before_any_byte) {
     c->retried = true;
     c->up_kind = WH_UP_DIAL;
     c->up_deadline = c->dial_ms ? wh_worker_now(c->w) + c->dial_ms : 0;
-    const char *key = server_key(c);
+    const char *key = c->server->pool_key;
     if (key && connect_server(c, key))
       return;
   }
@@ -2526,13 +2488,13 @@ static int rewritten_status(const wh_strmap *m, int status) {
  * headers. False when there is no such service or server (the status is
  * answered alone). */
 static bool errors_fetch(wh_conn *c) {
-  wh_lb *lb = c->snap ? wh_snapshot_lb(c->snap, c->errp_service) : NULL;
-  const wh_lb_server *srv = lb ? wh_lb_pick(lb, c->w->index, NULL, NULL) : NULL;
+  const wh_backend *be = c->snap ? wh_snapshot_backend(c->snap, c->errp_service) : NULL;
+  const wh_lb_server *srv = be ? wh_lb_pick(be->lb, c->w->index, NULL, NULL) : NULL;
   if (!srv)
     return false;
-  c->lb = lb;
+  c->lb = be->lb;
   c->server = srv;
-  c->up_tls = wh_backend_tls_http(c->snap->backend_tls, c->errp_service);
+  c->up_tls = be->tls;
   free(c->set_cookie);
   c->set_cookie = NULL;
   c->retry_left = 0;

@@ -56,6 +56,10 @@ int wh_head_to_headers(const wh_head *h, wh_headers *hs);
  * libuv error (nothing queued). */
 typedef void (*wh_io_done_fn)(void *owner, int status);
 int wh_io_write(uv_tcp_t *t, const uv_buf_t *bufs, unsigned n, wh_io_done_fn done, void *owner);
+/* wh_io_write of what the TLS session s produced (records, handshake,
+ * alerts), which it then forgets: either direction of TLS. */
+struct wh_tls_stream;
+int wh_io_write_tls(uv_tcp_t *t, struct wh_tls_stream *s, wh_io_done_fn done, void *owner);
 
 struct wh_upstream;
 struct wh_tls_stream;
@@ -115,7 +119,6 @@ typedef struct wh_conn {
   wh_lb *lb;
   const wh_lb_server *server;
   const struct wh_tls_client *up_tls; /* the service's TLS client for https servers (snap's) */
-  char *up_key;                       /* pool key of an https server, owned */
   wh_strbuf up_head;                  /* upstream request head, kept for one retry */
   int status;                         /* of the response sent (for the end callbacks) */
   struct wh_resp_edit *edits;         /* middlewares' response edits, outermost last; owned */

@@ -284,14 +284,7 @@ static void up_write_done(void *owner, int status);
 
 /* Sends what the session produced (handshake, records, alerts). */
 static int tls_flush(wh_upstream *u) {
-  const char *data;
-  size_t n = wh_tls_stream_output(u->tls, &data);
-  if (!n)
-    return 0;
-  uv_buf_t b = uv_buf_init((char *)data, (unsigned)n);
-  int rc = wh_io_write(&u->tcp, &b, 1, up_write_done, u);
-  wh_tls_stream_consumed(u->tls); /* wh_io_write copied what it did not send */
-  return rc;
+  return wh_io_write_tls(&u->tcp, u->tls, up_write_done, u);
 }
 
 /* Never a silent fallback: the exchange gets a 502 and the log says which

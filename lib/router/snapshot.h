@@ -18,6 +18,19 @@ struct wh_lb;
 struct wh_health_store;
 struct wh_tls_server;
 struct wh_backend_tls;
+struct wh_tls_client;
+
+/* What proxying to one HTTP service needs, resolved once per snapshot rather
+ * than per request. */
+typedef struct wh_backend {
+  const char *name;                /* qualified, borrowed from rt */
+  const wh_rt_elem *service;       /* its runtime element (cfg: wh_http_service) */
+  struct wh_lb *lb;                /* owned by the snapshot */
+  const struct wh_tls_client *tls; /* for its https servers (backend_tls's); NULL: none */
+  /* forwarding settings: the service's serversTransport, else the static one */
+  uint64_t dial_ms, resp_head_ms, idle_conn_ms;
+  size_t max_idle; /* idle pooled connections per server and worker */
+} wh_backend;
 
 typedef struct wh_snapshot {
   atomic_int refs;
@@ -29,12 +42,11 @@ typedef struct wh_snapshot {
   struct wh_backend_tls *backend_tls; /* owned: TLS towards backends (serversTransports) */
   struct wh_route_table **tables;     /* owned: one per entry point, in stat->entry_points order */
   size_t ntables;
-  /* One balancer per HTTP service that has a loadBalancer and is not
-   * disabled, sorted by qualified name (lb_names borrowed from rt). Empty
-   * when the snapshot was built without a health store. */
-  struct wh_lb **lbs;
-  const char **lb_names;
-  size_t nlbs;
+  /* One per HTTP service that has a loadBalancer and is not disabled,
+   * sorted by qualified name. Empty when the snapshot was built without a
+   * health store. */
+  wh_backend *backends;
+  size_t nbackends;
 } wh_snapshot;
 
 /* Takes ownership of rt; builds the route tables and, when store is not
@@ -47,6 +59,8 @@ wh_snapshot *wh_snapshot_new(const wh_static_config *stat, wh_runtime *rt, uint6
 /* The balancer of a service by qualified name ("whoami@docker"); NULL when
  * the service has none. Borrowed for the snapshot's lifetime. */
 struct wh_lb *wh_snapshot_lb(const wh_snapshot *s, const char *qualified_service);
+/* The same service's whole backend record; NULL when it has no balancer. */
+const wh_backend *wh_snapshot_backend(const wh_snapshot *s, const char *qualified_service);
 wh_snapshot *wh_snapshot_ref(wh_snapshot *s);
 void wh_snapshot_unref(wh_snapshot *s); /* NULL-safe; frees at zero */
 

@@ -30,8 +30,7 @@ static wh_rt_elem el_a, el_b, el_c;
 static wh_rt_elem *svc_list[3];
 static wh_health_store *store;
 static wh_lb *lb_a;
-static struct wh_lb *lbs[1];
-static const char *lb_names[1];
+static wh_backend backends[1];
 static wh_server servers[2];
 static wh_lb_service lbcfg;
 static char *status_keys[] = {"http://10.0.0.9:80"};
@@ -59,8 +58,7 @@ static int setup(void **state) {
   for (size_t i = 0; i < wh_lb_nservers(lb_a); i++)
     if (strcmp(wh_lb_server_at(lb_a, i)->url, servers[1].url) == 0)
       atomic_store(wh_lb_server_at(lb_a, i)->up, 0);
-  lbs[0] = lb_a;
-  lb_names[0] = "a@file";
+  backends[0] = (wh_backend){.name = "a@file", .lb = lb_a};
 
   el_a = (wh_rt_elem){.name = "a@file", .kind = WH_KIND_HTTP_SERVICE};
   el_b = (wh_rt_elem){.name = "b@file", .kind = WH_KIND_HTTP_SERVICE};
@@ -72,9 +70,8 @@ static int setup(void **state) {
   rt.elems[WH_KIND_HTTP_SERVICE] = (wh_rt_list){svc_list, 3};
   snap.rt = &rt;
   snap.stat = &stat;
-  snap.lbs = lbs;
-  snap.lb_names = lb_names;
-  snap.nlbs = 1;
+  snap.backends = backends;
+  snap.nbackends = 1;
   return 0;
 }
 
