@@ -55,40 +55,26 @@ int wh_dns01_split_hostport(const char *s, uint16_t def_port, char **host, uint1
   return 0;
 }
 
-static void set_why(char **why, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void set_why(char **why, const char *fmt, ...) {
-  if (!why)
-    return;
-  free(*why);
-  va_list ap;
-  va_start(ap, fmt);
-  char *s = NULL;
-  if (vasprintf(&s, fmt, ap) < 0)
-    s = NULL;
-  va_end(ap);
-  *why = s;
-}
-
 /* A resolver for one server name: every address of host, at port. */
 static ldns_resolver *resolver_for(const char *server, bool recursive, uint64_t timeout_ms,
                                    char **why) {
   char *host;
   uint16_t port;
   if (wh_dns01_split_hostport(server, 53, &host, &port) != 0) {
-    set_why(why, "invalid nameserver address %s", server);
+    wh_str_setf(why, "invalid nameserver address %s", server);
     return NULL;
   }
   ldns_resolver *r = ldns_resolver_new();
   if (!r) {
     free(host);
-    set_why(why, "out of memory");
+    wh_str_setf(why, "out of memory");
     return NULL;
   }
   struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM};
   struct addrinfo *ai = NULL;
   int gai = getaddrinfo(host, NULL, &hints, &ai);
   if (gai != 0) {
-    set_why(why, "cannot resolve nameserver %s: %s", host, gai_strerror(gai));
+    wh_str_setf(why, "cannot resolve nameserver %s: %s", host, gai_strerror(gai));
     free(host);
     ldns_resolver_deep_free(r);
     return NULL;
@@ -110,7 +96,7 @@ static ldns_resolver *resolver_for(const char *server, bool recursive, uint64_t 
   freeaddrinfo(ai);
   free(host);
   if (ldns_resolver_nameserver_count(r) == 0) {
-    set_why(why, "no address for nameserver %s", server);
+    wh_str_setf(why, "no address for nameserver %s", server);
     ldns_resolver_deep_free(r);
     return NULL;
   }
@@ -141,7 +127,7 @@ int wh_dns01_query(const char *server, const char *name, ldns_rr_type type, bool
   ldns_rdf *qname = ldns_dname_new_frm_str(name);
   if (!qname) {
     ldns_resolver_deep_free(r);
-    set_why(why, "invalid name %s", name);
+    wh_str_setf(why, "invalid name %s", name);
     return WH_EINVAL;
   }
   ldns_status st =
@@ -150,8 +136,8 @@ int wh_dns01_query(const char *server, const char *name, ldns_rr_type type, bool
   ldns_resolver_deep_free(r);
   if (st != LDNS_STATUS_OK || !*reply) {
     char *t = ldns_rr_type2str(type);
-    set_why(why, "DNS call error: %s [ns=%s, question='%s IN %s']", ldns_get_errorstr_by_id(st),
-            server, name, t ? t : "?");
+    wh_str_setf(why, "DNS call error: %s [ns=%s, question='%s IN %s']", ldns_get_errorstr_by_id(st),
+                server, name, t ? t : "?");
     free(t);
     if (*reply) {
       ldns_pkt_free(*reply);
@@ -168,7 +154,7 @@ int wh_dns01_query_any(const char *const *servers, size_t n, const char *name, l
                        bool recursive, uint64_t timeout_ms, ldns_pkt **reply, char **why) {
   *reply = NULL;
   if (n == 0) {
-    set_why(why, "empty list of nameservers");
+    wh_str_setf(why, "empty list of nameservers");
     return WH_EINVAL;
   }
   int rc = WH_ERR;
@@ -211,13 +197,13 @@ char *wh_dns01_find_zone(const char *fqdn, const char *const *servers, size_t n,
             if (zone)
               wh_str_lower(zone);
             else
-              set_why(why, "out of memory");
+              wh_str_setf(why, "out of memory");
             return zone;
           }
         }
       } else if (rc != LDNS_RCODE_NOERROR && rc != LDNS_RCODE_NXDOMAIN) {
         ldns_lookup_table *lt = ldns_lookup_by_id(ldns_rcodes, (int)rc);
-        set_why(why, "unexpected response for '%s' [code=%s]", d, lt ? lt->name : "?");
+        wh_str_setf(why, "unexpected response for '%s' [code=%s]", d, lt ? lt->name : "?");
         ldns_pkt_free(r);
         return NULL;
       }
@@ -229,8 +215,8 @@ char *wh_dns01_find_zone(const char *fqdn, const char *const *servers, size_t n,
   char *prev = why ? *why : NULL;
   if (why)
     *why = NULL;
-  set_why(why, "could not find the start of authority for '%s'%s%s", fqdn, prev ? ": " : "",
-          prev ? prev : "");
+  wh_str_setf(why, "could not find the start of authority for '%s'%s%s", fqdn, prev ? ": " : "",
+              prev ? prev : "");
   free(prev);
   return NULL;
 }

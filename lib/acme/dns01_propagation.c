@@ -39,18 +39,6 @@ struct wh_dns01_check {
   char *why;  /* and its reason when not found */
 };
 
-static void set_why(char **why, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void set_why(char **why, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  char *s = NULL;
-  if (vasprintf(&s, fmt, ap) < 0)
-    s = NULL;
-  va_end(ap);
-  free(*why);
-  *why = s;
-}
-
 /* A TXT record's strings joined, as lego's strings.Join(txt.Txt, ""). */
 static char *txt_value(const ldns_rr *rr) {
   wh_strbuf b = {0};
@@ -77,7 +65,7 @@ static bool has_value_at(const wh_dns01_check *c, const char *server, const char
   if (wh_dns01_query(server, fqdn, LDNS_RR_TYPE_TXT, recursive, c->o.dns_timeout_ms, &r, why) != 0)
     return false;
   if (ldns_pkt_get_rcode(r) != LDNS_RCODE_NOERROR) {
-    set_why(why, "NS %s returned %s for %s", shown, rcode_name(ldns_pkt_get_rcode(r)), fqdn);
+    wh_str_setf(why, "NS %s returned %s for %s", shown, rcode_name(ldns_pkt_get_rcode(r)), fqdn);
     ldns_pkt_free(r);
     return false;
   }
@@ -98,8 +86,8 @@ static bool has_value_at(const wh_dns01_check *c, const char *server, const char
     }
   }
   if (!found)
-    set_why(why, "NS %s did not return the expected TXT record [fqdn: %s, value: %s]: %s", shown,
-            fqdn, c->value, wh_strbuf_cstr(&seen));
+    wh_str_setf(why, "NS %s did not return the expected TXT record [fqdn: %s, value: %s]: %s",
+                shown, fqdn, c->value, wh_strbuf_cstr(&seen));
   wh_strbuf_free(&seen);
   ldns_pkt_free(r);
   return found;
@@ -170,7 +158,7 @@ static bool check_authoritative(const wh_dns01_check *c, const char *fqdn, char 
   if (!zone) {
     char *prev = *why;
     *why = NULL;
-    set_why(why, "could not find zone: [fqdn=%s] %s", fqdn, prev ? prev : "out of memory");
+    wh_str_setf(why, "could not find zone: [fqdn=%s] %s", fqdn, prev ? prev : "out of memory");
     free(prev);
     return false;
   }
@@ -179,7 +167,7 @@ static bool check_authoritative(const wh_dns01_check *c, const char *fqdn, char 
                          why) != 0) {
     char *prev = *why;
     *why = NULL;
-    set_why(why, "NS call failed: %s", prev ? prev : "");
+    wh_str_setf(why, "NS call failed: %s", prev ? prev : "");
     free(prev);
     free(zone);
     return false;
@@ -197,20 +185,20 @@ static bool check_authoritative(const wh_dns01_check *c, const char *fqdn, char 
     char *shown = name ? wh_asprintf("%.*s:%u", (int)strlen(name) - 1, name, port) : NULL;
     ok = addr && shown && has_value_at(c, addr, shown, fqdn, false, why);
     if (!addr || !shown)
-      set_why(why, "out of memory");
+      wh_str_setf(why, "out of memory");
     checked++;
     free(name);
     free(addr);
     free(shown);
   }
   if (ok && checked == 0) {
-    set_why(why, "[zone=%s] could not determine authoritative nameservers", zone);
+    wh_str_setf(why, "[zone=%s] could not determine authoritative nameservers", zone);
     ok = false;
   }
   if (!ok) {
     char *prev = *why;
     *why = NULL;
-    set_why(why, "authoritative nameservers: %s", prev ? prev : "");
+    wh_str_setf(why, "authoritative nameservers: %s", prev ? prev : "");
     free(prev);
   }
   ldns_pkt_free(r);
@@ -226,7 +214,7 @@ static bool attempt(const wh_dns01_check *c, char **why) {
                          &r, why) != 0) {
     char *prev = *why;
     *why = NULL;
-    set_why(why, "initial recursive nameserver: %s", prev ? prev : "");
+    wh_str_setf(why, "initial recursive nameserver: %s", prev ? prev : "");
     free(prev);
     return false;
   }
@@ -234,7 +222,7 @@ static bool attempt(const wh_dns01_check *c, char **why) {
       ldns_pkt_get_rcode(r) == LDNS_RCODE_NOERROR ? follow_cname(r, c->fqdn) : wh_strdup(c->fqdn);
   ldns_pkt_free(r);
   if (!fqdn) {
-    set_why(why, "out of memory");
+    wh_str_setf(why, "out of memory");
     return false;
   }
   bool ok = true;
@@ -243,7 +231,7 @@ static bool attempt(const wh_dns01_check *c, char **why) {
     if (!ok) {
       char *prev = *why;
       *why = NULL;
-      set_why(why, "recursive nameservers: %s", prev ? prev : "");
+      wh_str_setf(why, "recursive nameservers: %s", prev ? prev : "");
       free(prev);
     }
   }

@@ -106,6 +106,19 @@ char *wh_asprintf(const char *fmt, ...) {
   return s;
 }
 
+void wh_str_setf(char **dst, const char *fmt, ...) {
+  if (!dst)
+    return;
+  va_list ap;
+  va_start(ap, fmt);
+  char *s = NULL;
+  if (vasprintf(&s, fmt, ap) < 0)
+    s = NULL;
+  va_end(ap);
+  free(*dst);
+  *dst = s;
+}
+
 bool wh_streq(const char *a, const char *b) {
   if (!a || !b)
     return a == b;

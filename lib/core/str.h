@@ -30,6 +30,9 @@ char *wh_strdup(const char *s);
 char *wh_strndup(const char *s, size_t n);
 /* Caller owns the result; NULL on OOM. */
 char *wh_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Replaces the malloc'd string *dst (freed) with a formatted one (NULL on
+ * OOM). dst NULL: nothing happens. For "why" and diagnosis fields. */
+void wh_str_setf(char **dst, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 bool wh_streq(const char *a, const char *b);     /* NULL-safe */
 bool wh_strcaseeq(const char *a, const char *b); /* ASCII case-insensitive, NULL-safe */

@@ -158,7 +158,7 @@ __attribute__((format(printf, 4, 5))) static void net_why(bctx *b, const char *v
   if (vasprintf(&how, fmt, ap) < 0)
     how = NULL;
   va_end(ap);
-  wh_docker_diag_set(&b->srv->network_why, "%s%s%s", via, miss, how ? how : "?");
+  wh_str_setf(&b->srv->network_why, "%s%s%s", via, miss, how ? how : "?");
   free(how);
 }
 
@@ -254,13 +254,13 @@ static char *host_port(bctx *b, const char *port_label) {
   if (port_label && *port_label) {
     snprintf(port, sizeof port, "%s", port_label);
     if (srv)
-      wh_docker_diag_set(&srv->port_why, "label traefik.%.*s.services.%s.loadbalancer.server.port",
-                         (int)strcspn(b->cur_section, "."), b->cur_section, b->cur_service);
+      wh_str_setf(&srv->port_why, "label traefik.%.*s.services.%s.loadbalancer.server.port",
+                  (int)strcspn(b->cur_section, "."), b->cur_section, b->cur_service);
   } else if (c->nports > 0) {
     snprintf(port, sizeof port, "%d", c->ports[0].port); /* the lowest */
     if (srv && c->nports == 1) {
-      wh_docker_diag_set(&srv->port_why, "the only port the container exposes (%d/%s)",
-                         c->ports[0].port, c->ports[0].proto);
+      wh_str_setf(&srv->port_why, "the only port the container exposes (%d/%s)", c->ports[0].port,
+                  c->ports[0].proto);
     } else if (srv) {
       wh_strbuf sb = {0};
       /* a range (--expose 1000-2000) must not make a thousand-port message */
@@ -268,19 +268,19 @@ static char *host_port(bctx *b, const char *port_label) {
         wh_strbuf_printf(&sb, "%s%d/%s", i ? ", " : "", c->ports[i].port, c->ports[i].proto);
       if (c->nports > 8)
         wh_strbuf_puts(&sb, ", ...");
-      wh_docker_diag_set(&srv->port_why,
-                         "the lowest of the %zu ports the container exposes (%s); set label "
-                         "traefik.%.*s.services.%s.loadbalancer.server.port to choose",
-                         c->nports, wh_strbuf_cstr(&sb), (int)strcspn(b->cur_section, "."),
-                         b->cur_section, b->cur_service);
+      wh_str_setf(&srv->port_why,
+                  "the lowest of the %zu ports the container exposes (%s); set label "
+                  "traefik.%.*s.services.%s.loadbalancer.server.port to choose",
+                  c->nports, wh_strbuf_cstr(&sb), (int)strcspn(b->cur_section, "."), b->cur_section,
+                  b->cur_service);
       wh_strbuf_free(&sb);
     }
   } else {
     skip(b, "port is missing: the container exposes no port; set "
             "traefik.http.services.<name>.loadbalancer.server.port");
     if (srv)
-      wh_docker_diag_set(&srv->port_why, "none: the container exposes no port and no label "
-                                         "sets one");
+      wh_str_setf(&srv->port_why, "none: the container exposes no port and no label "
+                                  "sets one");
     return NULL;
   }
   if (srv)
@@ -297,11 +297,10 @@ static char *host_port(bctx *b, const char *port_label) {
         if (!ip || !net)
           b->oom = true;
         if (srv) {
-          wh_docker_diag_set(&srv->network_why,
-                             "useBindPortIP: port %d is published on %s:%s of the host", want,
-                             p->host_ip, p->host_port);
-          wh_docker_diag_set(&srv->port_why, "%s, published as host port %s",
-                             srv->port_why ? srv->port_why : "?", p->host_port);
+          wh_str_setf(&srv->network_why, "useBindPortIP: port %d is published on %s:%s of the host",
+                      want, p->host_ip, p->host_port);
+          wh_str_setf(&srv->port_why, "%s, published as host port %s",
+                      srv->port_why ? srv->port_why : "?", p->host_port);
           free(srv->port);
           srv->port = wh_strdup(port);
         }
@@ -361,9 +360,9 @@ static void http_servers(bctx *b, wh_dyn_config *cfg) {
       wh_container_server *ds = wh_docker_diag_server(b->dc, b->cur_section, b->cur_service);
       if (ds) {
         ds->address = wh_strdup(sv->url);
-        wh_docker_diag_set(&ds->port_why,
-                           "label traefik.http.services.%s.loadbalancer.server.url, used verbatim",
-                           m->keys[i]);
+        wh_str_setf(&ds->port_why,
+                    "label traefik.http.services.%s.loadbalancer.server.url, used verbatim",
+                    m->keys[i]);
       }
       continue; /* verbatim; combining with port/scheme was reported by the decoder */
     }
@@ -600,10 +599,10 @@ static wh_dyn_config *build_one(bctx *b, const wh_docker_constraints *k, const c
     }
     b->empty_lb = true;
     if (b->dc)
-      wh_docker_diag_set(&b->dc->empty_lb,
-                         "not running (status %s) and traefik.docker.allownonrunning=true: kept "
-                         "without servers (503)",
-                         c->status ? c->status : "unknown");
+      wh_str_setf(&b->dc->empty_lb,
+                  "not running (status %s) and traefik.docker.allownonrunning=true: kept "
+                  "without servers (503)",
+                  c->status ? c->status : "unknown");
   }
   if (c->health && strcmp(c->health, "healthy") != 0) {
     if (!(o->cfg && o->cfg->allow_empty_services)) {
@@ -612,10 +611,10 @@ static wh_dyn_config *build_one(bctx *b, const wh_docker_constraints *k, const c
     }
     b->empty_lb = true;
     if (b->dc && !b->dc->empty_lb)
-      wh_docker_diag_set(&b->dc->empty_lb,
-                         "health status is %s and providers.docker.allowEmptyServices is true: "
-                         "kept without servers (503)",
-                         c->health);
+      wh_str_setf(&b->dc->empty_lb,
+                  "health status is %s and providers.docker.allowEmptyServices is true: "
+                  "kept without servers (503)",
+                  c->health);
   }
   wh_dyn_config *cfg = wh_docker_labels_decode(c, &b->rep->errors);
   if (!cfg) {

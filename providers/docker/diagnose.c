@@ -12,17 +12,6 @@
 #include "lib/config/schema.h"
 #include "lib/core/str.h"
 
-void wh_docker_diag_set(char **field, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  char *s = NULL;
-  if (vasprintf(&s, fmt, ap) < 0)
-    s = NULL;
-  va_end(ap);
-  free(*field);
-  *field = s;
-}
-
 int wh_docker_diag_identify(wh_container_diag *dc, const wh_docker_container *c, const char *svc) {
   dc->name = wh_strdup(c->name ? c->name : "");
   dc->id = wh_strndup(c->id ? c->id : "", 12);

@@ -32,7 +32,4 @@ wh_container_server *wh_docker_diag_server(wh_container_diag *dc, const char *se
  * the merge). Returns 0 or WH_ENOMEM. dc may be NULL. */
 int wh_docker_diag_elements(wh_container_diag *dc, const wh_dyn_config *cfg);
 
-/* Replaces *field with a formatted message (NULL on OOM). */
-void wh_docker_diag_set(char **field, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
 #endif
